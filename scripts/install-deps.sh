@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building, booting and testing Ember needs, from Debian's packages. Idempotent:
+# does nothing when everything is present. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	gcc meson ninja-build pkg-config liburing-dev libseccomp-dev libjson-c-dev
+	# unit tests
+	libcriterion-dev acpica-tools
+	# guest images and the nested harness
+	busybox-static cpio gzip xz-utils zstd qemu-system-x86 qemu-utils
+	# test tools
+	strace
+)
+
+missing() {
+	local pkg
+	for pkg in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed' ||
+			echo "$pkg"
+	done
+}
+
+main() {
+	local todo
+	todo=$(missing)
+	[ -z "$todo" ] && return 0
+	local sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	echo "ember: installing packages: $(echo $todo)" >&2
+	"${sudo[@]}" apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends $todo >&2
+}
+
+main "$@"

@@ -1,0 +1,43 @@
+/* An event loop on io_uring: every wait (fd readiness, reads, eventfd kicks, signals through a
+ * signalfd) is a submission whose completion calls back. No epoll, select or poll syscalls.
+ *
+ * Users embed a struct ev_op in their own state and recover it with container_of in the callback;
+ * an op must stay alive until its completion has been delivered. */
+#ifndef EMBER_EVENT_LOOP_H
+#define EMBER_EVENT_LOOP_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct ev_op {
+	void (*done)(struct ev_op *op, int res); /* res: the CQE result (bytes, poll mask, -errno) */
+};
+
+struct event_loop {
+	struct io_uring ring;
+	bool running;
+	bool initialized;
+};
+
+/* Checks once per process that io_uring can be used, with a message naming the reason when not
+ * (kernel.io_uring_disabled, RLIMIT_MEMLOCK, an old kernel). */
+int event_loop_probe(struct error *e);
+
+int event_loop_init(struct event_loop *l, unsigned entries, struct error *e);
+void event_loop_destroy(struct event_loop *l);
+
+/* One-shot readiness wait on fd for poll_mask (POLLIN, ...). */
+int event_loop_poll(struct event_loop *l, struct ev_op *op, int fd, unsigned poll_mask);
+/* read(fd, buf, len) at the current file position. */
+int event_loop_read(struct event_loop *l, struct ev_op *op, int fd, void *buf, unsigned len);
+
+/* Runs until event_loop_stop is called from a callback. Returns 0, or -1 on a ring failure. */
+int event_loop_run(struct event_loop *l, struct error *e);
+void event_loop_stop(struct event_loop *l);
+
+#endif

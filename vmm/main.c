@@ -1,0 +1,90 @@
+/* ember: one binary, several subcommands. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../arch/x86/amd/caps.h"
+#include "cli.h"
+#include "error.h"
+#include "vm.h"
+
+#define EXIT_RUNTIME_ERROR 1
+#define EXIT_USAGE_ERROR   2
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ember COMMAND [options]\n"
+		"\n"
+		"Ember is a KVM virtual machine monitor for AMD EPYC hosts.\n"
+		"\n"
+		"Commands:\n"
+		"  run       boot a guest (see 'ember run --help')\n"
+		"  caps      show what this host offers a VMM ('ember caps --json' for JSON)\n"
+		"  version   print the version\n"
+		"  help      show this help\n");
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int cmd_run(int argc, char **argv, uint64_t start_ns)
+{
+	struct vm_config cfg;
+	struct error e = { "" };
+	switch (cli_parse_run(argc, argv, &cfg, &e)) {
+	case CLI_HELP_SHOWN:
+		return 0;
+	case CLI_USAGE_ERROR:
+		fprintf(stderr, "ember run: %s\n", e.msg);
+		return EXIT_USAGE_ERROR;
+	case CLI_PARSED:
+		break;
+	}
+
+	static struct vm vm; /* large; lives for the whole process */
+	int status;
+	if (vm_create(&vm, &cfg, start_ns, &e) < 0) {
+		fprintf(stderr, "ember: %s\n", e.msg);
+		status = EXIT_RUNTIME_ERROR;
+	} else {
+		status = vm_run(&vm, &e);
+		if (status < 0) {
+			fprintf(stderr, "ember: %s\n", e.msg);
+			status = EXIT_RUNTIME_ERROR;
+		}
+	}
+	vm_destroy(&vm);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t start_ns = monotonic_ns();
+	/* A closed stdout must not kill the VM: the serial port drops output instead. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		print_usage(stderr);
+		return EXIT_USAGE_ERROR;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1, start_ns);
+	if (strcmp(cmd, "caps") == 0)
+		return caps_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("ember %s\n", EMBER_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		print_usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "ember: unknown command '%s' (see 'ember --help')\n", cmd);
+	return EXIT_USAGE_ERROR;
+}
