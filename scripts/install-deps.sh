@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	# build
-	gcc meson ninja-build pkg-config liburing-dev libseccomp-dev libjson-c-dev
+	gcc meson ninja-build pkg-config liburing-dev libseccomp-dev libjson-c-dev libssl-dev
 	# unit tests
 	libcriterion-dev acpica-tools
 	# guest images and the nested harness

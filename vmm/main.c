@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "../arch/x86/amd/caps.h"
+#include "../arch/x86/amd/sev/sev_cli.h"
+#include "../benches/bench.h"
 #include "cli.h"
 #include "error.h"
 #include "vm.h"
@@ -22,6 +24,8 @@ static void print_usage(FILE *out)
 		"Commands:\n"
 		"  run       boot a guest (see 'ember run --help')\n"
 		"  caps      show what this host offers a VMM ('ember caps --json' for JSON)\n"
+		"  sev       SEV/SEV-ES/SEV-SNP launch digests and attestation reports\n"
+		"  bench     benchmarks ('ember bench density')\n"
 		"  version   print the version\n"
 		"  help      show this help\n");
 }
@@ -77,6 +81,10 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1, start_ns);
 	if (strcmp(cmd, "caps") == 0)
 		return caps_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "sev") == 0)
+		return sev_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench") == 0)
+		return bench_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
 		printf("ember %s\n", EMBER_VERSION);
 		return 0;

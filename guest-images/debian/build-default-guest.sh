@@ -15,6 +15,7 @@
 # Needs: apt (Debian sources), dpkg-deb, busybox-static, cpio, gzip, xz, lz4, zstd.
 set -euo pipefail
 
+# shellcheck disable=SC2034  # read by kernel-lib.sh
 DK_PROG=build-default-guest
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=kernel-lib.sh
@@ -85,27 +86,8 @@ build() {
 main() {
     parse_args "$@"
     dk_require_tools apt-get apt-cache dpkg-deb cpio gzip xz busybox od file
-    mkdir -p "$OUT_DIR"
-    dk_lock_cache "$OUT_DIR"
-
-    local pkg version stamp_text
-    pkg=$(dk_resolve_image_package "$META")
-    version=$(dk_package_version "$pkg")
-    stamp_text=$(dk_stamp_text "$pkg" "$version" "${BASH_SOURCE[0]}" \
-        "$SCRIPT_DIR/kernel-lib.sh" "$SCRIPT_DIR/guest-init.sh")
-    if [[ $FORCE -eq 0 ]] && dk_stamp_matches "$OUT_DIR/stamp" "$stamp_text" \
-        "$OUT_DIR/vmlinuz" "$OUT_DIR/initramfs.cpio.gz"; then
-        dk_log "up to date: $OUT_DIR ($pkg $version)"
-        return 0
-    fi
-
-    dk_log "assembling $OUT_DIR from $pkg $version"
-    rm -f "$OUT_DIR/stamp"
-    WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ember-guest.XXXXXX")
-    trap 'rm -rf "$WORK_DIR"' EXIT
-    build "$pkg" "$WORK_DIR"
-    printf '%s\n' "$stamp_text" >"$OUT_DIR/stamp"
-    dk_log "done: $(cd "$OUT_DIR" && ls -1 vmlinuz vmlinux initramfs.cpio.gz 2>/dev/null | tr '\n' ' ')"
+    dk_cached_build "$OUT_DIR" "$META" "$FORCE" build \
+        "${BASH_SOURCE[0]}" "$SCRIPT_DIR/kernel-lib.sh" "$SCRIPT_DIR/guest-init.sh"
 }
 
 main "$@"

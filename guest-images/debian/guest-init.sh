@@ -62,17 +62,23 @@ modaliases_of() {
 
 # Loads modules for the devices present, like a one-shot udev coldplug: first the
 # transports (virtio-pci by PCI alias, virtio-mmio by ACPI alias or because the
-# command line declares virtio_mmio.device=), then the drivers of the devices
+# command line declares virtio_mmio.device=...), then the drivers of the devices
 # that appear on the virtio bus. Only modules shipped in the initramfs can load;
 # one modprobe call per pass keeps the number of processes (and exits) small.
 load_device_modules() {
     aliases=$(modaliases_of /sys/bus/pci/devices/*/modalias /sys/bus/platform/devices/*/modalias \
         /sys/bus/acpi/devices/*/modalias)
+    # busybox modprobe adds "virtio_mmio.*" options from the command line itself.
+    # (Debian kernels lack CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES: there, MMIO devices
+    # must be described by ACPI, as LNRO0005 objects.)
     case " $(cat /proc/cmdline)" in
         *" virtio_mmio.device="*) aliases="$aliases virtio_mmio" ;;
     esac
+    # shellcheck disable=SC2086  # one alias per word, on purpose
     modprobe_all $aliases
+    # shellcheck disable=SC2046
     modprobe_all $(modaliases_of /sys/bus/virtio/devices/*/modalias)
+    # shellcheck disable=SC2046
     extra=$(cmdline_param ember.modules) && modprobe_all $(echo "$extra" | tr ',' ' ')
 }
 

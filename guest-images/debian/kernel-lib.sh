@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for assembling boot images from Debian kernel packages.
 # Sourced (not executed) by build-default-guest.sh and tests/nested/build-l1.sh.
 # Everything comes from Debian packages: apt-get download + dpkg-deb -x, no compiling.
@@ -279,10 +280,21 @@ dk_pack_initramfs() {
 
 # Stamp: what the outputs were built from. Rebuild when it changes.
 dk_stamp_text() {
-    local pkg=$1 version=$2
-    shift 2
-    printf 'package %s %s\n' "$pkg" "$version"
+    local meta=$1 pkg=$2 version=$3
+    shift 3
+    printf 'package %s %s %s\n' "$meta" "$pkg" "$version"
     sha256sum "$@" | sed 's|  .*/| |'
+}
+
+# Prints "package version" recorded in stamp $1 for metapackage $2, provided that
+# apt's package lists are not newer than the stamp (then apt cannot know of a
+# newer kernel). Saves the apt-cache queries (~1 s) on every cached run.
+dk_stamp_package() {
+    local stamp=$1 meta=$2 newer
+    [[ -f "$stamp" ]] || return 1
+    newer=$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -newer "$stamp" 2>/dev/null | head -n1)
+    [[ -z "$newer" ]] || return 1
+    sed -n "1s/^package $meta \([^ ]*\) \([^ ]*\)\$/\1 \2/p" "$stamp" | grep .
 }
 
 # True when stamp file $1 holds exactly text $2 and all later arguments exist.
@@ -293,6 +305,38 @@ dk_stamp_matches() {
     for f in "$@"; do
         [[ -e "$f" ]] || return 1
     done
+}
+
+# The common flow of an image build, skipped while the stamp says it is current:
+#   dk_cached_build OUT_DIR META FORCE BUILD_FUNCTION [FILE...]
+# FILEs (scripts, init) are hashed into the stamp. BUILD_FUNCTION is called as
+# BUILD_FUNCTION PACKAGE WORK_DIR and writes OUT_DIR/{vmlinuz,initramfs.cpio.gz}.
+dk_cached_build() {
+    local out=$1 meta=$2 force=$3 build_function=$4
+    shift 4
+    mkdir -p "$out"
+    dk_lock_cache "$out"
+    local pkg version cached stamp_text
+    if cached=$(dk_stamp_package "$out/stamp" "$meta"); then
+        read -r pkg version <<<"$cached"
+    else
+        pkg=$(dk_resolve_image_package "$meta")
+        version=$(dk_package_version "$pkg")
+    fi
+    stamp_text=$(dk_stamp_text "$meta" "$pkg" "$version" "$@")
+    if [[ $force -eq 0 ]] && dk_stamp_matches "$out/stamp" "$stamp_text" "$out/vmlinuz" "$out/initramfs.cpio.gz"; then
+        [[ "${DK_QUIET_WHEN_CURRENT:-0}" == 1 ]] || dk_log "up to date: $out ($pkg $version)"
+        return 0
+    fi
+    dk_log "assembling $out from $pkg $version"
+    rm -f "$out/stamp"
+    DK_WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ember-image.XXXXXX")
+    trap 'rm -rf "$DK_WORK_DIR"' EXIT
+    "$build_function" "$pkg" "$DK_WORK_DIR"
+    rm -rf "$DK_WORK_DIR"
+    trap - EXIT
+    printf '%s\n' "$stamp_text" >"$out/stamp"
+    dk_log "done: $out"
 }
 
 # Takes an exclusive lock on the cache for the rest of the calling process, so

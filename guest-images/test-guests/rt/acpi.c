@@ -171,67 +171,77 @@ static int dsdt_s5_sleep_type(const struct acpi_header *dsdt)
 		if (memcmp(p, "_S5_", 4))
 			continue;
 		q = p + 4;
-		if (q >= end || *q != 0x12) /* PackageOp */
+		if (q + 1 >= end || q[0] != 0x12) /* PackageOp */
 			continue;
-		q++;
-		q += 1 + (*q >> 6);          /* PkgLength: bits 7-6 count the extra bytes */
-		q++;                         /* NumElements */
+		q += 1 + 1 + (q[1] >> 6);         /* PkgLength: bits 7-6 count its extra bytes */
+		q++;                              /* NumElements */
 		return aml_small_integer(q, end);
 	}
 	return -1;
 }
 
-static void write_gas(const struct acpi_gas *gas, unsigned value, unsigned bytes)
+/* Decides how to enter S5 without touching any register. */
+void acpi_s5_plan(struct acpi_s5_plan *plan)
 {
-	if (gas->space_id == GAS_SPACE_IO) {
-		if (bytes == 1)
-			outb((uint16_t)gas->address, (uint8_t)value);
-		else
-			outw((uint16_t)gas->address, (uint16_t)value);
-	} else if (gas->space_id == GAS_SPACE_MEMORY && phys(gas->address)) {
-		if (bytes == 1)
-			mmio_write8(gas->address, (uint8_t)value);
-		else
-			mmio_write16(gas->address, (uint16_t)value);
-	}
-}
-
-/* Returns false if the FADT offers no way to sleep. */
-static bool fadt_sleep_s5(const struct acpi_header *fadt)
-{
-	const struct acpi_header *dsdt = fadt_dsdt(fadt);
-	int slp_typ = dsdt ? dsdt_s5_sleep_type(dsdt) : -1;
+	const struct acpi_header *fadt = acpi_find_table("FACP");
+	const struct acpi_header *dsdt = fadt ? fadt_dsdt(fadt) : NULL;
+	int s5 = dsdt ? dsdt_s5_sleep_type(dsdt) : -1;
 	struct acpi_gas gas = { 0 };
 	uint32_t pm1a = 0, pm1b = 0;
 
-	if (fadt_field(fadt, FADT_SLEEP_CONTROL_REG, &gas, GAS_SIZE) && gas.address) {
-		unsigned typ = slp_typ >= 0 ? (unsigned)slp_typ : EMBER_S5_SLEEP_TYPE;
-		write_gas(&gas, (typ & 7) << 2 | SLEEP_CONTROL_SLP_EN, 1);
-		return true;
+	*plan = (struct acpi_s5_plan){ .slp_typ_from_dsdt = s5 >= 0, .have_fadt = fadt != NULL };
+	if (fadt && fadt_field(fadt, FADT_SLEEP_CONTROL_REG, &gas, GAS_SIZE) && gas.address) {
+		plan->kind = ACPI_S5_SLEEP_CONTROL_REG;
+		plan->slp_typ = s5 >= 0 ? (unsigned)s5 & 7 : EMBER_S5_SLEEP_TYPE;
+		plan->value = (uint16_t)(plan->slp_typ << 2 | SLEEP_CONTROL_SLP_EN);
+		plan->width = 1;
+	} else if (fadt && ((fadt_field(fadt, FADT_X_PM1A_CNT_BLK, &gas, GAS_SIZE) && gas.address) ||
+			    (fadt_field(fadt, FADT_PM1A_CNT_BLK, &pm1a, 4) && pm1a))) {
+		if (!gas.address) {
+			gas = (struct acpi_gas){ .space_id = GAS_SPACE_IO, .address = pm1a };
+			if (fadt_field(fadt, FADT_PM1B_CNT_BLK, &pm1b, 4))
+				plan->address_b = pm1b;
+		}
+		plan->kind = ACPI_S5_PM1_CNT;
+		plan->slp_typ = s5 >= 0 ? (unsigned)s5 & 7 : PIIX_S5_SLEEP_TYPE;
+		plan->value = (uint16_t)(plan->slp_typ << 10 | PM1_CNT_SLP_EN);
+		plan->width = 2;
+	} else {
+		plan->kind = ACPI_S5_EMBER_PORT;
+		gas = (struct acpi_gas){ .space_id = GAS_SPACE_IO, .address = EMBER_SLEEP_CONTROL_PORT };
+		plan->slp_typ = EMBER_S5_SLEEP_TYPE;
+		plan->value = EMBER_S5_SLEEP_TYPE << 2 | SLEEP_CONTROL_SLP_EN;
+		plan->width = 1;
 	}
-	unsigned value = ((slp_typ >= 0 ? (unsigned)slp_typ : PIIX_S5_SLEEP_TYPE) & 7) << 10 |
-			 PM1_CNT_SLP_EN;
-	if (fadt_field(fadt, FADT_X_PM1A_CNT_BLK, &gas, GAS_SIZE) && gas.address) {
-		write_gas(&gas, value, 2);
-		return true;
+	plan->space_id = gas.space_id;
+	plan->address = gas.address;
+}
+
+static void write_register(uint8_t space_id, uint64_t address, unsigned value, unsigned width)
+{
+	if (space_id == GAS_SPACE_IO) {
+		if (width == 1)
+			outb((uint16_t)address, (uint8_t)value);
+		else
+			outw((uint16_t)address, (uint16_t)value);
+	} else if (space_id == GAS_SPACE_MEMORY && phys(address)) {
+		if (width == 1)
+			mmio_write8(address, (uint8_t)value);
+		else
+			mmio_write16(address, (uint16_t)value);
 	}
-	if (fadt_field(fadt, FADT_PM1A_CNT_BLK, &pm1a, 4) && pm1a) {
-		outw((uint16_t)pm1a, (uint16_t)value);
-		if (fadt_field(fadt, FADT_PM1B_CNT_BLK, &pm1b, 4) && pm1b)
-			outw((uint16_t)pm1b, (uint16_t)value);
-		return true;
-	}
-	return false;
 }
 
 void acpi_poweroff(void)
 {
-	const struct acpi_header *fadt = acpi_find_table("FACP");
+	struct acpi_s5_plan plan;
 
-	if (!fadt || !fadt_sleep_s5(fadt))
-		outb(EMBER_SLEEP_CONTROL_PORT, EMBER_S5_SLEEP_TYPE << 2 | SLEEP_CONTROL_SLP_EN);
+	acpi_s5_plan(&plan);
+	write_register(plan.space_id, plan.address, plan.value, plan.width);
+	if (plan.address_b)
+		write_register(plan.space_id, plan.address_b, plan.value, plan.width);
 	delay_us(POWEROFF_WAIT_US);
-	console_printf("rt: ACPI S5 did not power off the VM (%s)\n",
-		       fadt ? "FADT sleep register ignored" : "no FADT");
+	console_printf("rt: ACPI S5 did not power off the VM (wrote %x to %s %lx)\n", plan.value,
+		       plan.space_id == GAS_SPACE_IO ? "port" : "address", plan.address);
 	guest_exit(RT_EXIT_POWEROFF_FAILED);
 }

@@ -63,18 +63,40 @@ struct acpi_header {
 	uint32_t creator_revision;
 } __attribute__((packed));
 
+/* How acpi_poweroff() enters S5 (see acpi.c): which register, what value. */
+enum acpi_s5_kind {
+	ACPI_S5_SLEEP_CONTROL_REG, /* HW-reduced FADT (Ember, QEMU microvm) */
+	ACPI_S5_PM1_CNT,           /* fixed-hardware FADT (QEMU pc/q35) */
+	ACPI_S5_EMBER_PORT,        /* no usable FADT: Ember's sleep control port 0x600 */
+};
+struct acpi_s5_plan {
+	enum acpi_s5_kind kind;
+	uint8_t space_id;          /* 0 memory, 1 I/O port */
+	uint8_t width;             /* bytes written */
+	uint16_t value;
+	uint64_t address;
+	uint64_t address_b;        /* PM1b_CNT_BLK, 0 if none */
+	unsigned slp_typ;
+	bool slp_typ_from_dsdt;    /* false: default, no \_S5 found */
+	bool have_fadt;
+};
+void acpi_s5_plan(struct acpi_s5_plan *plan);
+
 /* The table with this signature ("FACP", "APIC", ...) via RSDP -> XSDT (or RSDT), or NULL. */
 const struct acpi_header *acpi_find_table(const char *signature);
 
 /* --- CPL3 ----------------------------------------------------------------------------------- */
 typedef uint64_t (*user_fn)(uint64_t arg);
 /* Runs fn(arg) at CPL3 on the runtime's user stack and returns its result at CPL0 (fn returns
- * into a SYSCALL). All of the image is user-accessible; fn must not use privileged
- * instructions. Exceptions at CPL3 are reported and end the VM like those at CPL0. BSP only:
- * the SYSCALL MSRs are set up on first use, on the calling CPU, and there is one saved frame. */
+ * into a UD2 that the #UD gate recognises). All of the image is user-accessible; fn must not use
+ * privileged instructions. Exceptions at CPL3 are reported and end the VM like those at CPL0.
+ * One CPU at a time: there is one saved kernel frame and one user stack. */
 uint64_t user_call(user_fn fn, uint64_t arg);
-/* Same with RFLAGS.IOPL = 3: fn may use in/out (e.g. console_printf) directly. */
+/* Same with RFLAGS.IOPL = 3: fn may use in/out (e.g. console_printf) directly. PVM hosts do not
+ * honour IOPL at CPL3 (in/out raise #GP): check user_has_iopl3() first. */
 uint64_t user_call_io(user_fn fn, uint64_t arg);
+/* Whether user_call_io code really runs with IOPL 3 on this host. */
+bool user_has_iopl3(void);
 
 /* --- Traps ---------------------------------------------------------------------------------- */
 struct trap_frame {
@@ -84,8 +106,8 @@ struct trap_frame {
 	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
 typedef void (*trap_handler)(struct trap_frame *f);
-/* Routes a vector to handler; dpl 3 lets user code `int` it (but PVM hosts answer `int n`
- * at CPL3 with #UD).
+/* Routes a vector to handler; dpl 3 lets user code `int` it. PVM hosts cannot run `int n`
+ * (#UD at CPL3, emulation failure at CPL0): use these for exceptions and device interrupts.
  * Without a handler, an exception prints the frame and ends with RT_EXIT_EXCEPTION. */
 int trap_register(unsigned vector, trap_handler handler, unsigned dpl);
 /* Loads the shared IDT on this CPU (APs call it before anything can fault). */
@@ -110,7 +132,7 @@ struct smp_cpus {
 };
 /* Reads the MADT. Returns 0, or -1 (and prints why) if there is none. */
 int smp_read_madt(struct smp_cpus *out);
-/* This CPU's APIC id (xAPIC ID register). */
+/* This CPU's APIC id, from its local APIC (xAPIC MMIO or x2APIC MSR). */
 uint32_t smp_this_apic_id(void);
 /* Enables the BSP's LAPIC and starts every other CPU of cpus with INIT + 2x STARTUP. Each AP
  * enters long mode on the shared page tables, gets its own stack and calls

@@ -1,5 +1,6 @@
 /* IDT, TSS and exception reporting. Gates are installed lazily: the 32 exception vectors at
- * boot, other vectors when trap_register() asks for them. */
+ * boot (#UD through user_ud_gate, which serves user_call's return), other vectors when
+ * trap_register() asks for them. */
 #include "rt.h"
 #include "trap.h"
 
@@ -7,6 +8,7 @@
 #define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
 #define IDT_VECTORS 256
 #define EXCEPTION_VECTORS 32
+#define VECTOR_UD 6
 
 struct idt_gate {
 	uint16_t offset_low;
@@ -34,6 +36,7 @@ _Static_assert(sizeof(struct tss64) == 104, "64-bit TSS is 104 bytes");
 _Static_assert(__builtin_offsetof(struct tss64, rsp0) == 4, "traps.S stores RSP0 at tss+4");
 
 extern const char trap_stubs[];
+extern const char user_ud_gate[];
 extern uint64_t gdt[];
 
 struct tss64 tss __attribute__((aligned(16)));
@@ -79,7 +82,7 @@ void trap_load_idt(void)
 void trap_init(void)
 {
 	for (unsigned v = 0; v < EXCEPTION_VECTORS; v++)
-		set_gate(v, trap_stubs + v * TRAP_STUB_SIZE, 0);
+		set_gate(v, v == VECTOR_UD ? user_ud_gate : trap_stubs + v * TRAP_STUB_SIZE, 0);
 	install_tss();
 	trap_load_idt();
 }
@@ -89,7 +92,8 @@ int trap_register(unsigned vector, trap_handler handler, unsigned dpl)
 	if (vector >= IDT_VECTORS || dpl > 3)
 		return -1;
 	handlers[vector] = handler;
-	set_gate(vector, trap_stubs + vector * TRAP_STUB_SIZE, dpl);
+	set_gate(vector, vector == VECTOR_UD ? user_ud_gate : trap_stubs + vector * TRAP_STUB_SIZE,
+		 dpl);
 	return 0;
 }
 

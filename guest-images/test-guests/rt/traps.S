@@ -68,12 +68,16 @@ trap_common:
 
 /* uint64_t user_enter(uint64_t fn, uint64_t arg, uint64_t user_stack_top, uint64_t rflags)
  *
- * Saves the callee-saved registers on the kernel stack, points TSS.RSP0 just below them (where
- * an exception taken at CPL3 lands) and iretqs to fn(arg) at CPL3 on the user stack. fn's
- * return address is user_exit_stub, which executes SYSCALL with the result in RAX; the CPU
- * enters user_return_gate (IA32_LSTAR) at CPL0, which unwinds to the saved kernel frame and
- * returns that result from user_enter. SYSCALL rather than an `int` gate because PVM hosts
- * raise #UD for `int 0x80` from guest user mode. One CPU at a time (one saved frame). */
+ * Saves the callee-saved registers on the kernel stack, points TSS.RSP0 just below them and
+ * iretqs to fn(arg) at CPL3 on the user stack. fn's return address is user_exit_stub, a UD2:
+ * the #UD is delivered at CPL0 on TSS.RSP0 to user_ud_gate, which recognises the stub's address,
+ * unwinds to the saved kernel frame and returns fn's result (still in RAX) from user_enter.
+ * Any other #UD goes to the normal vector-6 stub.
+ *
+ * Why an exception and not SYSCALL or an `int` gate: on PVM hosts (this project's CI) SYSCALL
+ * from guest CPL3 jumps to LSTAR without leaving CPL3, `int n` at CPL3 raises #UD and `int n`
+ * at CPL0 is an emulation failure; exceptions are delivered correctly everywhere.
+ * One CPU at a time (one saved frame). */
 	.globl user_enter
 user_enter:
 	pushq %rbp
@@ -83,7 +87,7 @@ user_enter:
 	pushq %r14
 	pushq %r15
 	movq %rsp, user_saved_rsp(%rip)
-	movq %rsp, tss + 4(%rip)	/* the gate's frame lands below the saved registers */
+	movq %rsp, tss + 4(%rip)	/* the #UD frame lands below the saved registers */
 	andq $-16, %rdx
 	subq $8, %rdx			/* ABI: at entry, (RSP + 8) is 16-byte aligned */
 	movq $user_exit_stub, (%rdx)
@@ -107,12 +111,13 @@ user_enter:
 
 	.globl user_exit_stub
 user_exit_stub:
-	syscall
 	ud2
 
-	.globl user_return_gate
-user_return_gate:
-	movq user_saved_rsp(%rip), %rsp	/* SYSCALL kept the user RSP; RAX holds fn's result */
+	.globl user_ud_gate
+user_ud_gate:
+	cmpq $user_exit_stub, (%rsp)	/* #UD pushes no error code: (%rsp) is the faulting RIP */
+	jne 1f
+	movq user_saved_rsp(%rip), %rsp
 	popq %r15
 	popq %r14
 	popq %r13
@@ -120,6 +125,7 @@ user_return_gate:
 	popq %rbx
 	popq %rbp
 	ret
+1:	jmp trap_stubs + 6 * 16		/* a genuine #UD */
 
 	.bss
 	.balign 8
