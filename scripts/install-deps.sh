@@ -9,7 +9,7 @@ PACKAGES=(
 	# unit tests
 	libcriterion-dev acpica-tools
 	# guest images and the nested harness
-	busybox-static cpio gzip xz-utils zstd qemu-system-x86 qemu-utils
+	busybox-static cpio gzip xz-utils zstd lz4 binutils qemu-system-x86 qemu-utils
 	# test tools
 	strace
 )

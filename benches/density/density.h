@@ -77,6 +77,11 @@ struct density_vm {
 	char out[512];                   /* tail of its output: ready marker, error messages */
 };
 
+/* `ember bench density ...`: argv[0] is "density". Returns the exit status: 0 when every VMM
+ * reached its target, 1 when one stopped early (the report says why), 2 on a usage error, 130
+ * when interrupted (a partial report is still written). */
+int density_main(int argc, char **argv);
+
 /* Set by SIGINT/SIGTERM/SIGHUP: stop launching, tear down, write what was measured. */
 extern volatile sig_atomic_t density_interrupted;
 
@@ -84,7 +89,9 @@ uint64_t density_now_ns(void);
 /* Sleeps up to `seconds`, returning early (false) when interrupted. */
 bool density_sleep(double seconds);
 
+/* Returns 1 when --help was shown, 0 when o is ready, -1 on a usage error (in e). */
 int density_parse_options(int argc, char **argv, struct density_options *o, struct error *e);
 void density_print_help(void);
+const char *density_vmm_name(enum density_vmm v);
 
 #endif

@@ -295,7 +295,7 @@ bool density_process_cpu_ns(pid_t pid, uint64_t *ns)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		char file[96], buf[128];
+		char file[352], buf[128];
 		snprintf(file, sizeof(file), "%s/%s/schedstat", path, de->d_name);
 		if (read_small_file(file, buf, sizeof(buf))) {
 			sum += strtoull(buf, NULL, 10); /* first field: ns on a CPU */

@@ -22,7 +22,7 @@ struct density_limit {
 };
 
 struct density_host {
-	char kernel[128];
+	char kernel[160];
 	char cpu_model[96];
 	unsigned cpus;
 	uint64_t mem_total_kib;

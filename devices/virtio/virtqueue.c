@@ -235,8 +235,9 @@ static int walk_chain(const struct virtqueue *vq, const struct guest_mem *gm, ui
 	for (;;) {
 		/* A valid chain visits each entry of its table at most once (2.7.5.2). */
 		if (++steps > w.entries)
-			return error_set(e, "%s chain is longer than its table of %u (a loop?)",
-					 w.in_indirect ? "indirect" : "descriptor", w.entries);
+			return error_set(e, w.in_indirect ?
+					 "indirect chain is longer than its table of %u (a loop?)" :
+					 "chain is longer than the queue size %u (a loop?)", w.entries);
 		struct virtq_desc d;
 		read_desc(w.table, index, &d);
 		c->ndesc++;

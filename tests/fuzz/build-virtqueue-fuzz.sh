@@ -8,7 +8,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/virtqueue-fuzz}
 seconds=${2:-}
 cc=${CC_FUZZ:-clang}
-command -v "$cc" >/dev/null || { echo "build-virtqueue-fuzz: $cc not found (apt-get install clang)" >&2; exit 1; }
+if ! command -v "$cc" >/dev/null; then
+	echo "build-virtqueue-fuzz: $cc not found (apt-get install clang)" >&2
+	exit 1
+fi
 mkdir -p "$out/corpus"
 "$cc" -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

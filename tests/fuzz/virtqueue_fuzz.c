@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += 4;
 	size -= 4;
 
-	memset(gm.host, 0, DATA_GPA + 0x10000);
+	memset(gm.host, 0, RAM_SIZE);
 	copy_in(DESC_GPA, &data, &size, virtq_desc_table_bytes(qsize));
 	copy_in(AVAIL_GPA, &data, &size, virtq_avail_bytes(qsize));
 	copy_in(DATA_GPA, &data, &size, RAM_SIZE - DATA_GPA);

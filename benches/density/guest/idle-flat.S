@@ -5,6 +5,7 @@
  * string is addressed through CS. */
 #define PORT_BOOT_TIMER 0x510
 #define COM1_THR        0x3f8
+#define READY_BYTE      0x06	/* as in idle.S */
 
 	.section .text.entry, "ax"
 	.code16
@@ -12,7 +13,7 @@
 idle_flat_entry:
 	cli
 	movw $PORT_BOOT_TIMER, %dx
-	movb $'R', %al
+	movb $READY_BYTE, %al
 	outb %al, %dx
 	movw $COM1_THR, %dx
 	movw $(ready_line - idle_flat_entry), %si

@@ -12,7 +12,7 @@
 #ifndef READY_PORT
 #define READY_PORT 0x510	/* Ember's boot-timer port */
 #endif
-#define READY_BYTE 'R'
+#define READY_BYTE 0x06	/* ASCII ACK: never part of a VMM's own messages */
 
 /* ELF note marking a PVH kernel: name "Xen", type 18 = XEN_ELFNOTE_PHYS32_ENTRY, descriptor =
  * 32-bit physical entry address. The linker script puts it in a PT_NOTE segment. */

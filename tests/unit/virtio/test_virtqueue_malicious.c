@@ -42,7 +42,8 @@ Test(virtqueue_malicious, self_loop, .init = setup, .fini = teardown)
 {
 	uint64_t b = tr_alloc(&t, 8);
 	tr_desc(&t, 4, b, 8, NEXT, 4);
-	expect_violation(4, "longer than its table of 16 (a loop?)");
+	expect_violation(4, "descriptor chain at head 4: chain is longer than the queue size 16 "
+			    "(a loop?)");
 }
 
 Test(virtqueue_malicious, loop_back_to_head, .init = setup, .fini = teardown)

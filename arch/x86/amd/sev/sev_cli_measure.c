@@ -55,7 +55,7 @@ static void print_measure_usage(FILE *out)
 		"  --guest-features HEX     the VMSA's SEV_FEATURES (default 0x1 for snp, 0 for "
 		"sev-es)\n"
 		"  --output-format FORMAT   hex (default) or base64\n"
-		"  --show-plan              list what will be measured, in order, before the digest\n"
+		"  --show-plan              list what is measured, in order, before the digest\n"
 		"\n"
 		"SEV/SEV-ES LAUNCH_MEASURE blob (HMAC-SHA-256 || nonce, base64 by default):\n"
 		"  --launch-blob --tik FILE --api-major N --api-minor N --build N --policy N\n"
@@ -126,7 +126,8 @@ static int take_option(struct measure_opts *o, int opt, const char *arg, struct 
 		return 0;
 	case OPT_FEATURES:
 		o->features_set = true;
-		return sev_cli_parse_u64(arg, UINT64_MAX, "--guest-features", &o->guest_features, e);
+		return sev_cli_parse_u64(arg, UINT64_MAX, "--guest-features", &o->guest_features,
+					 e);
 	case OPT_FORMAT: o->format_set = true; return parse_format(arg, &o->format, e);
 	case OPT_SHOW_PLAN: o->show_plan = true; return 0;
 	case OPT_BLOB: o->launch_blob = true; return 0;
@@ -148,7 +149,7 @@ static int take_option(struct measure_opts *o, int opt, const char *arg, struct 
 	return error_set(e, "internal: unhandled option %d", opt);
 }
 
-static int check_options(const struct measure_opts *o, struct error *e)
+static int check_options(struct measure_opts *o, struct error *e)
 {
 	if (!o->mode_set)
 		return error_set(e, "--mode is required (sev, sev-es or snp)");
@@ -160,6 +161,17 @@ static int check_options(const struct measure_opts *o, struct error *e)
 		return error_set(e, "--vcpus: 0 is out of range (1-%d)", SEV_PLAN_MAX_VCPUS);
 	if (o->mode == SEV_MODE_SEV && (o->features_set || o->vcpus != 1))
 		return error_set(e, "--guest-features and --vcpus do not apply to --mode sev");
+	if (!o->features_set)
+		o->guest_features = o->mode == SEV_MODE_SNP ? SEV_FEATURE_SNP_ACTIVE : 0;
+	if (o->mode == SEV_MODE_SNP && !(o->guest_features & SEV_FEATURE_SNP_ACTIVE))
+		return error_set(e, "--guest-features 0x%llx lacks SNPActive (bit 0)",
+				 (unsigned long long)o->guest_features);
+	if (!o->vcpu_sig_set) {
+		uint32_t sig = 0;
+		if (sev_vcpu_model_find(o->vcpu_type, &sig, e) < 0)
+			return error_prefix(e, "--vcpu-type");
+		o->vcpu_sig = sig;
+	}
 	if (!o->launch_blob)
 		return 0;
 	if (o->mode == SEV_MODE_SNP)
@@ -224,8 +236,8 @@ static int load_inputs(const struct measure_opts *o, struct measure_inputs *in, 
 	return 0;
 }
 
-static int fill_plan_input(const struct measure_opts *o, const struct measure_inputs *files,
-			   struct sev_plan_input *in, struct error *e)
+static void fill_plan_input(const struct measure_opts *o, const struct measure_inputs *files,
+			    struct sev_plan_input *in)
 {
 	*in = (struct sev_plan_input){
 		.mode = o->mode,
@@ -233,20 +245,13 @@ static int fill_plan_input(const struct measure_opts *o, const struct measure_in
 		.firmware_len = files->firmware_len,
 		.vcpus = (unsigned)o->vcpus,
 	};
-	if (o->vcpu_sig_set)
-		in->cpuid_sig = (uint32_t)o->vcpu_sig;
-	else if (sev_vcpu_model_find(o->vcpu_type, &in->cpuid_sig, e) < 0)
-		return -1;
-	if (o->features_set)
-		in->guest_features = o->guest_features;
-	else
-		in->guest_features = o->mode == SEV_MODE_SNP ? SEV_FEATURE_SNP_ACTIVE : 0;
+	in->cpuid_sig = (uint32_t)o->vcpu_sig;
+	in->guest_features = o->guest_features;
 	if (o->kernel) {
 		in->kernel_hashes = true;
 		sev_hashes_build(in->hash_table, files->kernel, files->kernel_len, files->initrd,
 				 files->initrd_len, o->append);
 	}
-	return 0;
 }
 
 static void print_plan(const struct sev_launch_plan *plan)
@@ -297,7 +302,8 @@ static int make_launch_blob(const struct measure_opts *o, const uint8_t *digest,
 	if (sev_base64_decode(o->nonce, in.nonce, sizeof(in.nonce), &nonce_len, e) < 0)
 		return error_prefix(e, "--nonce");
 	if (nonce_len != SEV_NONCE_LEN)
-		return error_set(e, "--nonce: %zu bytes; the nonce is %d", nonce_len, SEV_NONCE_LEN);
+		return error_set(e, "--nonce: %zu bytes; the nonce is %d", nonce_len,
+				 SEV_NONCE_LEN);
 	return sev_launch_blob(&in, blob, e);
 }
 
@@ -308,8 +314,10 @@ static int run_measure(const struct measure_opts *o, struct error *e)
 	struct sev_launch_plan plan;
 	memset(&plan, 0, sizeof(plan));
 	int rc = -1;
-	if (load_inputs(o, &files, e) < 0 || fill_plan_input(o, &files, &in, e) < 0 ||
-	    sev_plan_build(&plan, &in, e) < 0)
+	if (load_inputs(o, &files, e) < 0)
+		goto out;
+	fill_plan_input(o, &files, &in);
+	if (sev_plan_build(&plan, &in, e) < 0)
 		goto out;
 	uint8_t digest[SEV_DIGEST_MAX];
 	size_t digest_len = 0;

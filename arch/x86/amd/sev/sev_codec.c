@@ -105,8 +105,8 @@ int sev_base64_decode(const char *text, uint8_t *out, size_t cap, size_t *len, s
 			}
 			v[k] = b64_value(c);
 			if (v[k] < 0 || pad)
-				return error_set(e, "bad base64: unexpected character '%c' at offset %zu",
-						 c, i + (size_t)k);
+				return error_set(e, "bad base64: unexpected character '%c' at "
+						 "offset %zu", c, i + (size_t)k);
 		}
 		uint32_t bits = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
 				(uint32_t)v[3];

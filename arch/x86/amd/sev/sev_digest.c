@@ -74,8 +74,8 @@ static int sev_sha256_digest(const struct sev_launch_plan *plan, uint8_t out[SEV
 		const struct sev_plan_region *r = &plan->regions[i];
 		if (r->type != SEV_PAGE_NORMAL || !r->data) {
 			EVP_MD_CTX_free(ctx);
-			return error_set(e, "%s: %s regions have no place in an SEV launch", r->what,
-					 sev_page_type_name(r->type));
+			return error_set(e, "%s: %s regions have no place in an SEV launch",
+					 r->what, sev_page_type_name(r->type));
 		}
 		ok = EVP_DigestUpdate(ctx, r->data, r->len);
 	}

@@ -134,7 +134,7 @@ int sev_plan_build(struct sev_launch_plan *plan, const struct sev_plan_input *in
 	memset(plan, 0, sizeof(*plan));
 	plan->mode = in->mode;
 	if (sev_ovmf_parse(&plan->ovmf, in->firmware, in->firmware_len, e) < 0)
-		return error_prefix(e, "firmware");
+		return -1;
 	if (add_region(plan, "firmware", plan->ovmf.gpa, plan->ovmf.size, SEV_PAGE_NORMAL,
 		       in->firmware, e) < 0)
 		return -1;

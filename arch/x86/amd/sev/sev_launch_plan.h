@@ -53,6 +53,7 @@ struct sev_plan_input {
 	uint64_t guest_features; /* SNP: the VMSA's SEV_FEATURES */
 };
 
+/* Regions may point into the plan itself (hashes): build it in place and do not copy it. */
 struct sev_launch_plan {
 	enum sev_mode mode;
 	struct sev_ovmf ovmf;

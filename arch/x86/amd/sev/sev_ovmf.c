@@ -35,7 +35,8 @@ static int read_metadata(struct sev_ovmf *o, const uint8_t *image, const uint8_t
 	uint32_t version = sev_get_le32(hdr + 8);
 	uint32_t count = sev_get_le32(hdr + 12);
 	if (version != 1)
-		return error_set(e, "SEV metadata version %u is not supported (expected 1)", version);
+		return error_set(e, "SEV metadata version %u is not supported (expected 1)",
+				 version);
 	if (count > SEV_OVMF_MAX_SECTIONS)
 		return error_set(e, "SEV metadata lists %u sections (at most %d supported)", count,
 				 SEV_OVMF_MAX_SECTIONS);
@@ -49,12 +50,12 @@ static int read_metadata(struct sev_ovmf *o, const uint8_t *image, const uint8_t
 		sec->size = sev_get_le32(s + 4);
 		sec->type = sev_get_le32(s + 8);
 		if (sec->gpa % PAGE_SIZE || sec->size % PAGE_SIZE || sec->size == 0)
-			return error_set(e, "SEV metadata section %u (%s at 0x%x, 0x%x bytes) is not "
-					 "page aligned", i, sev_ovmf_section_name(sec->type),
-					 sec->gpa, sec->size);
+			return error_set(e, "SEV metadata section %u (%s at 0x%x, 0x%x bytes) "
+					 "is not page aligned", i,
+					 sev_ovmf_section_name(sec->type), sec->gpa, sec->size);
 		if ((uint64_t)sec->gpa + sec->size > o->gpa)
-			return error_set(e, "SEV metadata section %u at 0x%x overlaps the firmware", i,
-					 sec->gpa);
+			return error_set(e, "SEV metadata section %u at 0x%x overlaps the "
+					 "firmware", i, sec->gpa);
 	}
 	o->n_sections = count;
 	o->has_metadata = true;

@@ -111,7 +111,8 @@ int sev_vcpu_model_find(const char *name, uint32_t *cpuid_sig, struct error *e)
 {
 	for (size_t i = 0; i < sizeof(epyc_models) / sizeof(epyc_models[0]); i++) {
 		if (name_matches(name, epyc_models[i].name, epyc_models[i].versioned)) {
-			*cpuid_sig = sev_cpuid_signature(epyc_models[i].family, epyc_models[i].model,
+			*cpuid_sig = sev_cpuid_signature(epyc_models[i].family,
+							 epyc_models[i].model,
 							 epyc_models[i].stepping);
 			return 0;
 		}

@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# Helpers for tests that run inside L1 (see README.md). Source it:
+#   source "$(dirname "$0")/lib.sh"     (from a script in tests/nested/)
+# Functions are prefixed nested_. Nothing here exits the caller on its own.
+
+NESTED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+nested_repo_root() {
+    (cd "$NESTED_DIR/../.." && pwd)
+}
+
+# Cache root: $EMBER_CACHE, else <repo>/.cache (git-ignored). Holds debs/,
+# guest/ (default guest), guest-amd64/, l1/.
+nested_cache_root() {
+    if [[ -n "${EMBER_CACHE:-}" ]]; then
+        printf '%s\n' "$EMBER_CACHE"
+    else
+        printf '%s/.cache\n' "$(nested_repo_root)"
+    fi
+}
+
+# True when we are the command run by run-in-l1.sh, inside L1.
+nested_in_l1() {
+    [[ "${EMBER_IN_L1:-}" == 1 ]]
+}
+
+# True when this machine can run L1 (QEMU installed); prints why not otherwise.
+nested_l1_available() {
+    command -v qemu-system-x86_64 >/dev/null 2>&1 || {
+        echo "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)" >&2
+        return 1
+    }
+}
+
+# Prints the directory of the default guest (flavour cloud, or amd64), building
+# it first when needed. Call on the host: inside L1 the repository is read-only
+# (writes land in L1's memory), so prepare images before entering L1.
+nested_guest_dir() {
+    local flavour=${1:-cloud} dir
+    dir="$(nested_cache_root)/guest"
+    [[ "$flavour" == cloud ]] || dir+="-$flavour"
+    if ! nested_in_l1; then
+        "$(nested_repo_root)/guest-images/debian/build-default-guest.sh" \
+            --kernel-flavour "$flavour" --out "$dir" >&2 || return 1
+    fi
+    [[ -f "$dir/initramfs.cpio.gz" ]] || { echo "no guest image in $dir" >&2; return 1; }
+    printf '%s\n' "$dir"
+}
+
+# The guest kernel to boot from guest dir $1: the PVH vmlinux when there is one.
+nested_guest_kernel() {
+    if [[ -f "$1/vmlinux" ]]; then
+        printf '%s\n' "$1/vmlinux"
+    else
+        printf '%s\n' "$1/vmlinuz"
+    fi
+}
+
+# Prints the path of the ember binary: $EMBER_BIN, else the first of
+# <repo>/build/ember and <repo>/builddir/ember that exists.
+nested_ember_binary() {
+    local root candidate
+    root=$(nested_repo_root)
+    for candidate in "${EMBER_BIN:-}" "$root/build/ember" "$root/builddir/ember"; do
+        [[ -n "$candidate" && -x "$candidate" ]] && { printf '%s\n' "$candidate"; return 0; }
+    done
+    echo "no ember binary: build it (meson compile -C build) or set EMBER_BIN" >&2
+    return 1
+}
+
+# Runs a command in L1: nested_run [run-in-l1.sh options] -- COMMAND [ARG...]
+# Returns the command's status, or 125 when L1 failed.
+nested_run() {
+    "$NESTED_DIR/run-in-l1.sh" "$@"
+}
+
+# Guest kernel command line that runs shell command $1 in the default guest
+# (base64-encoded, so any text works); later arguments are added before it.
+nested_guest_cmdline() {
+    local command=$1
+    shift
+    printf 'console=ttyS0 quiet panic=-1 %s%sember.cmd64=%s\n' "$*" "${*:+ }" \
+        "$(printf '%s' "$command" | base64 -w0)"
+}
+
+# Prints the uptime (seconds) from the "EMBER-GUEST-READY <uptime>" line of
+# console log $1; fails when the guest never got ready.
+nested_guest_ready_uptime() {
+    local uptime
+    uptime=$(sed -n 's/^EMBER-GUEST-READY \([0-9.]*\).*/\1/p' "$1" | head -n1)
+    [[ -n "$uptime" ]] && printf '%s\n' "$uptime"
+}
+
+# Prints the guest command's status from the "EMBER-GUEST-EXIT <status>" line of
+# console log $1; fails when there is none.
+nested_guest_exit_status() {
+    local status
+    status=$(sed -n 's/^EMBER-GUEST-EXIT \([0-9]*\).*/\1/p' "$1" | head -n1)
+    [[ -n "$status" ]] && printf '%s\n' "$status"
+}
+
+nested_now() { date +%s.%N; }
+nested_seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
