@@ -29,12 +29,14 @@ int guest_main(const struct hvm_start_info *si)
 	for (;;) {
 		char c = read_byte();
 		total++;
-		if (c == '\r')
-			continue;
-		if (c != '\n' && len < LINE_MAX) {
+		/* A terminal in raw mode sends CR for Enter; a pipe sends LF. Either ends a line. */
+		bool end_of_line = c == '\r' || c == '\n';
+		if (!end_of_line && len < LINE_MAX) {
 			line[len++] = c;
 			continue;
 		}
+		if (end_of_line && len == 0)
+			continue; /* the LF of a CRLF pair */
 		line[len] = '\0';
 		if (is_quit(line, len)) {
 			console_printf("echo: quit after %lu bytes\n", total);
