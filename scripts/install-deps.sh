@@ -6,13 +6,17 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	gcc meson ninja-build pkg-config liburing-dev libseccomp-dev libjson-c-dev libssl-dev
+	libhttp-parser-dev
 	# unit tests
 	libcriterion-dev acpica-tools
 	# guest images and the nested harness
 	busybox-static cpio gzip xz-utils zstd lz4 binutils qemu-system-x86 qemu-utils
-	# test tools
-	strace
+	# test tools and peers
+	strace iproute2 socat jq fio e2fsprogs gnuplot-nox curl
 )
+# npm (for the API conformance proxy): this machine image may bring its own Node.js with npm;
+# only a machine without one gets Debian's.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing() {
 	local pkg

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_tuning.h"
 #include "size.h"
 
 void vm_config_defaults(struct vm_config *cfg)
@@ -13,6 +14,7 @@ void vm_config_defaults(struct vm_config *cfg)
 	cfg->cmdline = VM_CONFIG_DEFAULT_CMDLINE;
 	cfg->ncpus = 1;
 	cfg->mem_size = VM_CONFIG_DEFAULT_MEMORY;
+	cli_tuning_defaults(cfg);
 }
 
 void cli_print_run_help(FILE *out)
@@ -30,11 +32,32 @@ void cli_print_run_help(FILE *out)
 		"  --cmdline STR     kernel command line (default \"%s\")\n"
 		"  --cpus N          number of vCPUs, 1-%d (default 1)\n"
 		"  --memory SIZE     guest RAM with K/M/G suffix; a bare number is MiB (default 512M)\n"
+		"  --console KIND    serial (COM1, the default) or virtio: stdin goes to a virtio-console\n"
+		"                    device (the guest's hvc0, default cmdline console=hvc0); COM1\n"
+		"                    output still reaches stdout\n"
+		"  --rng             add a virtio-rng device (virtio-pci) fed by the host's getrandom\n"
+		"  --disk SPEC       add a virtio-blk disk (repeatable): path=FILE[,readonly=on]\n"
+		"                    [,direct=on][,queues=N][,serial=ID]; FILE is a raw image or a\n"
+		"                    block device\n"
+		"  --io-engine E     how disks reach their images: io_uring (default) or sync\n"
+		"  --net SPEC        add a virtio-net device on a host TAP (repeatable):\n"
+		"                    tap=NAME[,id=ID][,mac=MAC][,mtu=N][,rx-bw=R][,rx-ops=R]\n"
+		"                    [,tx-bw=R][,tx-ops=R]; R is a token bucket SIZE:REFILL_MS[:BURST]\n"
+		"                    (docs/devices.md)\n"
+		"  --api-sock PATH   serve the Firecracker-style API on this Unix socket (docs/api.md)\n"
+		"  --config-file F   take the VM from a Firecracker JSON config file instead of the\n"
+		"                    flags above\n"
+		"  --sev MODE        a confidential guest: sev, sev-es or snp (needs an AMD EPYC host\n"
+		"                    with it enabled; see docs/sev.md)\n"
+		"  --sev-policy P    the guest policy (default 0x1 sev, 0x5 sev-es, 0x30000 snp)\n"
+		"  --firmware PATH   the OVMF image a confidential guest boots (OvmfPkg/AmdSev);\n"
+		"                    --kernel is then optional (measured direct boot)\n"
+		"%s"
 		"  -h, --help        show this help\n"
 		"\n"
 		"Exit status: 0 when the guest powers off or reboots, 1 on a VM failure (triple fault,\n"
 		"KVM error), 2 on a usage error; a test guest may choose its own status (port 0x501).\n",
-		VM_CONFIG_DEFAULT_CMDLINE, VM_CONFIG_MAX_CPUS);
+		VM_CONFIG_DEFAULT_CMDLINE, VM_CONFIG_MAX_CPUS, cli_tuning_help);
 }
 
 static int parse_cpus(const char *text, unsigned *ncpus, struct error *e)
@@ -63,7 +86,83 @@ static int parse_memory(const char *text, uint64_t *mem, struct error *e)
 	return 0;
 }
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY };
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_DISK,
+       OPT_IO_ENGINE, OPT_NET, OPT_RNG, OPT_API_SOCK, OPT_CONFIG_FILE, OPT_SEV, OPT_SEV_POLICY,
+       OPT_FIRMWARE };
+
+/* --disk SPEC, once per disk. */
+static int add_disk(const char *spec, struct vm_config *cfg, struct error *e)
+{
+	if (cfg->ndisks >= VIRTIO_BLK_MAX_DISKS)
+		return error_set(e, "--disk: at most %d disks", VIRTIO_BLK_MAX_DISKS);
+	if (virtio_blk_parse_disk(spec, &cfg->disks[cfg->ndisks], e) < 0)
+		return -1;
+	cfg->ndisks++;
+	return 0;
+}
+
+/* --net SPEC, once per network device. */
+static int add_net(const char *spec, struct vm_config *cfg, struct error *e)
+{
+	if (cfg->nnets >= NET_MAX_DEVICES)
+		return error_set(e, "--net: at most %d network devices", NET_MAX_DEVICES);
+	if (net_options_parse(spec, cfg->nnets, &cfg->nets[cfg->nnets], e) < 0 ||
+	    net_options_check_list(cfg->nets, cfg->nnets + 1, e) < 0)
+		return error_prefix(e, "--net");
+	cfg->nnets++;
+	return 0;
+}
+
+/* --console KIND. */
+static int parse_console(const char *text, enum vm_console *console, struct error *e)
+{
+	if (strcmp(text, "serial") == 0)
+		*console = VM_CONSOLE_SERIAL;
+	else if (strcmp(text, "virtio") == 0)
+		*console = VM_CONSOLE_VIRTIO;
+	else
+		return error_set(e, "--console: '%s' is not serial or virtio", text);
+	return 0;
+}
+
+/* --sev MODE. */
+static int parse_sev(const char *text, enum vm_sev_mode *mode, struct error *e)
+{
+	if (strcmp(text, "sev") == 0)
+		*mode = VM_SEV_SEV;
+	else if (strcmp(text, "sev-es") == 0)
+		*mode = VM_SEV_ES;
+	else if (strcmp(text, "snp") == 0)
+		*mode = VM_SEV_SNP;
+	else
+		return error_set(e, "--sev: '%s' is not sev, sev-es or snp", text);
+	return 0;
+}
+
+static int parse_sev_policy(const char *text, uint64_t *policy, struct error *e)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 0);
+	if (errno || end == text || *end != '\0' || text[0] == '-' || n == 0)
+		return error_set(e, "--sev-policy: '%s' is not a policy (for example 0x30000)", text);
+	*policy = n;
+	return 0;
+}
+
+/* The confidential-guest flags go together: OVMF is what the PSP measures and boots. */
+static int check_sev(const struct vm_config *cfg, struct error *e)
+{
+	if (cfg->sev == VM_SEV_OFF && cfg->sev_policy)
+		return error_set(e, "--sev-policy needs --sev");
+	if (cfg->sev == VM_SEV_OFF && cfg->firmware_path)
+		return error_set(e, "--firmware needs --sev (Ember boots OVMF only for confidential "
+				 "guests)");
+	if (cfg->sev != VM_SEV_OFF && !cfg->firmware_path)
+		return error_set(e, "--sev needs --firmware OVMF.fd (an OvmfPkg/AmdSev build; see "
+				 "docs/sev.md)");
+	return 0;
+}
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -71,12 +170,25 @@ static const struct option run_options[] = {
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "io-engine", required_argument, NULL, OPT_IO_ENGINE },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "sev", required_argument, NULL, OPT_SEV },
+	{ "sev-policy", required_argument, NULL, OPT_SEV_POLICY },
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	CLI_TUNING_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int apply_option(int opt, const char *arg, struct vm_config *cfg, struct error *e)
 {
+	if (opt >= OPT_TUNING_FIRST && opt < OPT_TUNING_END)
+		return cli_tuning_apply(opt, arg, cfg, e);
 	switch (opt) {
 	case OPT_KERNEL:
 		cfg->kernel_path = arg;
@@ -91,6 +203,30 @@ static int apply_option(int opt, const char *arg, struct vm_config *cfg, struct 
 		return parse_cpus(arg, &cfg->ncpus, e);
 	case OPT_MEMORY:
 		return parse_memory(arg, &cfg->mem_size, e);
+	case OPT_CONSOLE:
+		return parse_console(arg, &cfg->console, e);
+	case OPT_DISK:
+		return add_disk(arg, cfg, e);
+	case OPT_IO_ENGINE:
+		return virtio_blk_parse_engine(arg, &cfg->io_engine, e);
+	case OPT_NET:
+		return add_net(arg, cfg, e);
+	case OPT_RNG:
+		cfg->rng = true;
+		return 0;
+	case OPT_API_SOCK:
+		cfg->api_sock_path = arg;
+		return 0;
+	case OPT_CONFIG_FILE:
+		cfg->config_file = arg;
+		return 0;
+	case OPT_SEV:
+		return parse_sev(arg, &cfg->sev, e);
+	case OPT_SEV_POLICY:
+		return parse_sev_policy(arg, &cfg->sev_policy, e);
+	case OPT_FIRMWARE:
+		cfg->firmware_path = arg;
+		return 0;
 	}
 	return error_set(e, "internal: unhandled option %d", opt);
 }
@@ -100,9 +236,12 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 	vm_config_defaults(cfg);
 	optind = 0; /* full reset: the parser may run more than once in one process (tests) */
 	opterr = 0;
+	bool cpus_given = false, cmdline_given = false;
+	const char *vm_flag = NULL; /* a flag that describes the VM (not with --config-file) */
 	for (;;) {
 		/* Leading ':' makes a missing value return ':' instead of '?'. */
-		int opt = getopt_long(argc, argv, "+:h", run_options, NULL);
+		int longindex = -1;
+		int opt = getopt_long(argc, argv, "+:h", run_options, &longindex);
 		if (opt == -1)
 			break;
 		if (opt == 'h') {
@@ -122,14 +261,30 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 		}
 		if (apply_option(opt, optarg, cfg, e) < 0)
 			return CLI_USAGE_ERROR;
+		cpus_given |= opt == OPT_CPUS;
+		cmdline_given |= opt == OPT_CMDLINE;
+		if (longindex >= 0 && ((opt >= OPT_KERNEL && opt <= OPT_RNG) ||
+				       (opt >= OPT_SEV && opt <= OPT_FIRMWARE)))
+			vm_flag = run_options[longindex].name;
 	}
 	if (optind < argc) {
 		error_set(e, "unexpected argument '%s'", argv[optind]);
 		return CLI_USAGE_ERROR;
 	}
-	if (!cfg->kernel_path) {
+	if (cfg->config_file && vm_flag) {
+		error_set(e, "--config-file cannot be combined with '--%s': the file describes the VM",
+			  vm_flag);
+		return CLI_USAGE_ERROR;
+	}
+	if (check_sev(cfg, e) < 0)
+		return CLI_USAGE_ERROR;
+	if (!cfg->kernel_path && !cfg->config_file && cfg->sev == VM_SEV_OFF) {
 		error_set(e, "--kernel is required (see 'ember run --help')");
 		return CLI_USAGE_ERROR;
 	}
+	if (cli_tuning_finish(cfg, cpus_given, e) < 0)
+		return CLI_USAGE_ERROR;
+	if (cfg->console == VM_CONSOLE_VIRTIO && !cmdline_given)
+		cfg->cmdline = VM_CONFIG_VIRTIO_CONSOLE_CMDLINE;
 	return CLI_PARSED;
 }

@@ -77,11 +77,13 @@ static size_t filter_escapes(struct console *c, uint8_t *buf, size_t n, bool *qu
 	return out;
 }
 
-/* Offers held bytes to the UART. Returns true when all were taken. */
+/* Offers held bytes to the UART (or the sink). Returns true when all were taken. */
 static bool deliver_held(struct console *c)
 {
 	while (c->held_start < c->held_end) {
-		size_t n = serial_receive(c->serial, c->held + c->held_start, c->held_end - c->held_start);
+		const uint8_t *p = c->held + c->held_start;
+		size_t left = c->held_end - c->held_start;
+		size_t n = c->sink ? c->sink(c->sink_opaque, p, left) : serial_receive(c->serial, p, left);
 		if (n == 0)
 			return false;
 		c->held_start += n;
@@ -144,6 +146,13 @@ static void console_arm_input(struct console *c)
 {
 	if (!c->closed)
 		event_loop_poll(c->loop, &c->input_ready, c->in_fd, POLLIN);
+}
+
+void console_set_sink(struct console *c, size_t (*sink)(void *opaque, const uint8_t *buf, size_t n),
+		      void *opaque)
+{
+	c->sink = sink;
+	c->sink_opaque = opaque;
 }
 
 int console_start(struct console *c, struct serial *serial, struct error *e)

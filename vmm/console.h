@@ -1,6 +1,6 @@
-/* Bridges the host's stdin to the guest's serial port on the event loop: raw mode on a terminal
- * (restored on exit), Ctrl-A x to quit, back-pressure when the UART's buffer is full (input is
- * held, never dropped), EOF on a pipe simply ends input. */
+/* Bridges the host's stdin to the guest's serial port (or another sink: --console virtio) on the
+ * event loop: raw mode on a terminal (restored on exit), Ctrl-A x to quit, back-pressure when the
+ * UART's buffer is full (input is held, never dropped), EOF on a pipe simply ends input. */
 #ifndef EMBER_CONSOLE_H
 #define EMBER_CONSOLE_H
 
@@ -15,6 +15,11 @@
 struct console {
 	int in_fd;
 	struct serial *serial;
+	/* Where input goes instead of the UART (--console virtio: virtio_console_receive), with
+	 * serial_receive's contract: returns the bytes taken, and a short count is followed by a
+	 * console_wake when there is room again. NULL: the serial port. */
+	size_t (*sink)(void *opaque, const uint8_t *buf, size_t n);
+	void *sink_opaque;
 	struct event_loop *loop;
 	void (*quit)(void *opaque); /* Ctrl-A x */
 	void *quit_opaque;
@@ -33,9 +38,13 @@ struct console {
 /* Sets up the wake eventfd; call before creating the serial port (its rx_ready callback is
  * console_wake). */
 int console_init(struct console *c, int in_fd, struct event_loop *loop, struct error *e);
+/* Sends input to `sink` rather than to the serial port; call before console_start. */
+void console_set_sink(struct console *c, size_t (*sink)(void *opaque, const uint8_t *buf, size_t n),
+		      void *opaque);
 /* Puts a terminal in raw mode and starts reading. */
 int console_start(struct console *c, struct serial *serial, struct error *e);
-/* serial_config.rx_ready callback: the UART has room again. Called from a vCPU thread. */
+/* serial_config.rx_ready callback: the UART (or the sink) has room again. Called from a vCPU
+ * thread (or the sink's device thread). */
 void console_wake(void *opaque);
 /* Restores the terminal; idempotent. */
 void console_restore(struct console *c);

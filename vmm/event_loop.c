@@ -2,21 +2,27 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-static int probe_errno;
+/* What this process learned about io_uring: 0 not yet known, 1 usable, -errno unusable. The first
+ * ring a loop creates is the probe, so a VM pays for no extra ring; later failures of a usable
+ * io_uring (e.g. memlock running out) are reported for that ring alone. */
+static atomic_int io_uring_state;
 
 static void probe_io_uring(void)
 {
 	struct io_uring ring;
 	int rc = io_uring_queue_init(2, &ring, 0);
 	if (rc < 0) {
-		probe_errno = -rc;
+		int unknown = 0;
+		atomic_compare_exchange_strong(&io_uring_state, &unknown, rc);
 		return;
 	}
 	io_uring_queue_exit(&ring);
+	atomic_store(&io_uring_state, 1);
 }
 
 static int explain_io_uring_error(int err, struct error *e)
@@ -37,18 +43,25 @@ static int explain_io_uring_error(int err, struct error *e)
 
 int event_loop_probe(struct error *e)
 {
-	pthread_once(&probe_once, probe_io_uring);
-	return probe_errno ? explain_io_uring_error(probe_errno, e) : 0;
+	if (atomic_load(&io_uring_state) == 0)
+		probe_io_uring();
+	int state = atomic_load(&io_uring_state);
+	return state < 0 ? explain_io_uring_error(-state, e) : 0;
 }
 
 int event_loop_init(struct event_loop *l, unsigned entries, struct error *e)
 {
 	memset(l, 0, sizeof(*l));
-	if (event_loop_probe(e) < 0)
-		return -1;
+	int state = atomic_load(&io_uring_state);
+	if (state < 0)
+		return explain_io_uring_error(-state, e);
 	int rc = io_uring_queue_init(entries, &l->ring, 0);
-	if (rc < 0)
+	if (rc < 0) {
+		int unknown = 0;
+		atomic_compare_exchange_strong(&io_uring_state, &unknown, rc);
 		return explain_io_uring_error(-rc, e);
+	}
+	atomic_store(&io_uring_state, 1);
 	l->initialized = true;
 	return 0;
 }
@@ -87,6 +100,78 @@ int event_loop_read(struct event_loop *l, struct ev_op *op, int fd, void *buf, u
 	if (!sqe)
 		return -1;
 	io_uring_prep_read(sqe, fd, buf, len, (uint64_t)-1);
+	io_uring_sqe_set_data(sqe, op);
+	return 0;
+}
+
+int event_loop_accept(struct event_loop *l, struct ev_op *op, int fd)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	if (!sqe)
+		return -1;
+	io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	io_uring_sqe_set_data(sqe, op);
+	return 0;
+}
+
+int event_loop_recv(struct event_loop *l, struct ev_op *op, int fd, void *buf, unsigned len)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	if (!sqe)
+		return -1;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data(sqe, op);
+	return 0;
+}
+
+static void set_timespec(struct __kernel_timespec *ts, unsigned ms)
+{
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+}
+
+int event_loop_recv_timeout(struct event_loop *l, struct ev_op *op, int fd, void *buf,
+			    unsigned len, struct __kernel_timespec *ts, unsigned ms)
+{
+	/* The two SQEs must reach the kernel together, or the link is lost. */
+	if (io_uring_sq_space_left(&l->ring) < 2)
+		io_uring_submit(&l->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	if (!sqe)
+		return -1;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data(sqe, op);
+	sqe->flags |= IOSQE_IO_LINK;
+	struct io_uring_sqe *timer = io_uring_get_sqe(&l->ring);
+	if (!timer) { /* cannot happen after the space check; keep the recv unbounded then */
+		sqe->flags &= (__u8)~IOSQE_IO_LINK;
+		return 0;
+	}
+	set_timespec(ts, ms);
+	io_uring_prep_link_timeout(timer, ts, 0);
+	io_uring_sqe_set_data(timer, NULL); /* its own completion needs no callback */
+	return 0;
+}
+
+int event_loop_send(struct event_loop *l, struct ev_op *op, int fd, const void *buf, unsigned len)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	if (!sqe)
+		return -1;
+	/* MSG_NOSIGNAL: a client that hung up must not raise SIGPIPE in the VMM. */
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data(sqe, op);
+	return 0;
+}
+
+int event_loop_timeout(struct event_loop *l, struct ev_op *op, struct __kernel_timespec *ts,
+		       unsigned ms)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	if (!sqe)
+		return -1;
+	set_timespec(ts, ms);
+	io_uring_prep_timeout(sqe, ts, 0, 0);
 	io_uring_sqe_set_data(sqe, op);
 	return 0;
 }

@@ -35,6 +35,18 @@ void event_loop_destroy(struct event_loop *l);
 int event_loop_poll(struct event_loop *l, struct ev_op *op, int fd, unsigned poll_mask);
 /* read(fd, buf, len) at the current file position. */
 int event_loop_read(struct event_loop *l, struct ev_op *op, int fd, void *buf, unsigned len);
+/* accept4(fd, SOCK_CLOEXEC | SOCK_NONBLOCK): res is the new socket or -errno. */
+int event_loop_accept(struct event_loop *l, struct ev_op *op, int fd);
+/* recv(fd, buf, len, 0) / send(fd, buf, len, MSG_NOSIGNAL): res is the byte count or -errno. */
+int event_loop_recv(struct event_loop *l, struct ev_op *op, int fd, void *buf, unsigned len);
+int event_loop_send(struct event_loop *l, struct ev_op *op, int fd, const void *buf, unsigned len);
+/* recv() that gives up after `ms` milliseconds with res -ECANCELED (a linked timeout). `ts` must
+ * live until the completion. */
+int event_loop_recv_timeout(struct event_loop *l, struct ev_op *op, int fd, void *buf,
+			    unsigned len, struct __kernel_timespec *ts, unsigned ms);
+/* Completes after `ms` milliseconds with res -ETIME. `ts` must live until the completion. */
+int event_loop_timeout(struct event_loop *l, struct ev_op *op, struct __kernel_timespec *ts,
+		       unsigned ms);
 
 /* Runs until event_loop_stop is called from a callback. Returns 0, or -1 on a ring failure. */
 int event_loop_run(struct event_loop *l, struct error *e);

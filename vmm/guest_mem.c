@@ -3,24 +3,28 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 
 #include "../arch/x86/layout.h"
 
 int guest_mem_init(struct guest_mem *gm, uint64_t size, struct error *e)
 {
+	struct memory_backing b;
+	memory_backing_defaults(&b);
+	return guest_mem_init_backed(gm, size, &b, e);
+}
+
+int guest_mem_init_backed(struct guest_mem *gm, uint64_t size, const struct memory_backing *b,
+			  struct error *e)
+{
 	memset(gm, 0, sizeof(*gm));
-	/* MAP_NORESERVE: a guest costs only what it touches. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (p == MAP_FAILED)
-		return error_errno(e, "cannot reserve %llu MiB of guest memory",
-				   (unsigned long long)(size >> 20));
-	/* THP lets NPT map guest RAM with 2 MiB pages; failure only costs performance. */
-	madvise(p, size, MADV_HUGEPAGE);
-	gm->host = p;
+	if (memory_backing_map(b, size, &gm->mapping, e) < 0)
+		return -1;
+	gm->backing = *b;
+	gm->host = gm->mapping.host;
 	gm->size = size;
 
+	/* High RAM starts at host offset `low` = 3 GiB and GPA 4 GiB: both 1 GiB aligned, so the
+	 * second memslot can use large NPT pages as well as the first. */
 	uint64_t low = size < LAYOUT_MMIO32_START ? size : LAYOUT_MMIO32_START;
 	gm->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .host = gm->host };
 	gm->nregions = 1;
@@ -35,7 +39,7 @@ int guest_mem_init(struct guest_mem *gm, uint64_t size, struct error *e)
 void guest_mem_destroy(struct guest_mem *gm)
 {
 	if (gm->host)
-		munmap(gm->host, gm->size);
+		memory_backing_unmap(&gm->mapping);
 	memset(gm, 0, sizeof(*gm));
 }
 

@@ -7,6 +7,7 @@
 #include "../arch/x86/amd/caps.h"
 #include "../arch/x86/amd/sev/sev_cli.h"
 #include "../benches/bench.h"
+#include "api/api_main.h"
 #include "cli.h"
 #include "error.h"
 #include "vm.h"
@@ -18,6 +19,8 @@ static void print_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: ember COMMAND [options]\n"
+		"       ember --api-sock PATH [--config-file FILE]   (Firecracker-style API, see docs/api.md)\n"
+		"       ember --config-file FILE --no-api\n"
 		"\n"
 		"Ember is a KVM virtual machine monitor for AMD EPYC hosts.\n"
 		"\n"
@@ -50,6 +53,8 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 	case CLI_PARSED:
 		break;
 	}
+	if (cfg.api_sock_path || cfg.config_file)
+		return api_run_from_cli(&cfg, start_ns);
 
 	static struct vm vm; /* large; lives for the whole process */
 	int status;
@@ -77,6 +82,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE_ERROR;
 	}
 	const char *cmd = argv[1];
+	if (api_is_toplevel_option(cmd))
+		return api_main(argc, argv, start_ns);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1, start_ns);
 	if (strcmp(cmd, "caps") == 0)

@@ -42,7 +42,10 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct error *e)
 	memset(v, 0, sizeof(*v));
 	v->vm = vm;
 	v->index = index;
-	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	/* KVM derives the vCPU's initial APIC id from its vCPU id; topologies with gaps in their
+	 * APIC ids (non-power-of-two shapes) need the two to be equal. */
+	unsigned long vcpu_id = vm->apic_ids ? vm->apic_ids[index] : index;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, vcpu_id);
 	if (v->fd < 0)
 		return error_errno(e, "KVM_CREATE_VCPU %u", index);
 	v->run = mmap(NULL, (size_t)vm->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
@@ -58,11 +61,19 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct error *e)
 	return 0;
 }
 
+/* Only this vCPU's thread writes its counters: a relaxed load and store is enough. */
+static void count(_Atomic uint64_t *counter)
+{
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 static void handle_pio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	count(is_write ? &v->exits.io_out : &v->exits.io_in);
 	/* String I/O (rep ins/outs) arrives as `count` items back to back. */
 	for (uint32_t i = 0; i < run->io.count; i++) {
 		io_bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size, is_write);
@@ -74,11 +85,13 @@ static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint32_t len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
+	count(run->mmio.is_write ? &v->exits.mmio_write : &v->exits.mmio_read);
 	io_bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
 }
 
 static void report_fatal(struct vcpu *v, const char *what)
 {
+	count(&v->exits.failures);
 	fprintf(stderr, "ember: vCPU %u: %s\n", v->index, what);
 	regs_dump(v->fd, stderr);
 	vm_request_stop(v->vm, 1);
@@ -125,6 +138,7 @@ static bool handle_exit(struct vcpu *v)
 		handle_mmio(v);
 		return true;
 	case KVM_EXIT_INTR:
+		count(&v->exits.intr);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
 		report_fatal(v, "triple fault (KVM_EXIT_SHUTDOWN)");
@@ -138,16 +152,41 @@ static bool handle_exit(struct vcpu *v)
 		report_fatal(v, what);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
+		count(&v->exits.system_event);
 		handle_system_event(v);
 		return false;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; ours has one, so a halted vCPU never exits. */
+		count(&v->exits.hlt);
 		return true;
 	default:
+		count(&v->exits.other);
 		snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
 		report_fatal(v, what);
 		return false;
 	}
+}
+
+/* Waits while the VM is paused (vm_pause counts the parked threads) or until it stops. */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm_pause *p = &v->vm->pause;
+	pthread_mutex_lock(&p->lock);
+	p->parked++;
+	pthread_cond_broadcast(&p->cond);
+	while (atomic_load(&p->requested) && !atomic_load(&v->vm->stop_requested))
+		pthread_cond_wait(&p->cond, &p->lock);
+	p->parked--;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void vcpu_thread_exit(struct vcpu *v)
+{
+	struct vm_pause *p = &v->vm->pause;
+	pthread_mutex_lock(&p->lock);
+	p->running--;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void *vcpu_thread(void *arg)
@@ -164,6 +203,11 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
 
 	while (!atomic_load(&v->vm->stop_requested)) {
+		/* A kick that lands before KVM_RUN sets immediate_exit, so none is lost here. */
+		if (atomic_load(&v->vm->pause.requested)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -177,6 +221,7 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+	vcpu_thread_exit(v);
 	return NULL;
 }
 
@@ -185,9 +230,13 @@ int vcpu_start(struct vcpu *v, struct error *e)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
+	pthread_mutex_lock(&v->vm->pause.lock);
+	v->vm->pause.running++; /* before the thread exists: vm_pause must wait for it */
+	pthread_mutex_unlock(&v->vm->pause.lock);
 	int rc = pthread_create(&v->thread, &attr, vcpu_thread, v);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		vcpu_thread_exit(v);
 		errno = rc;
 		return error_errno(e, "cannot start the thread of vCPU %u", v->index);
 	}

@@ -5,11 +5,19 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 
 struct vm;
+
+/* VM exits by kind. Written by the vCPU's own thread, read live by metrics (relaxed atomics). */
+struct vcpu_exit_stats {
+	_Atomic uint64_t io_in, io_out, mmio_read, mmio_write, hlt, intr, system_event, failures,
+		other;
+};
 
 struct vcpu {
 	struct vm *vm;
@@ -18,6 +26,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	struct vcpu_exit_stats exits;
 };
 
 /* Creates the KVM vCPU, applies CPUID, MSRs, FPU and LAPIC; the BSP (index 0) also gets its boot

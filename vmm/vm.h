@@ -4,6 +4,7 @@
 #define EMBER_VM_H
 
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/signalfd.h>
@@ -24,6 +25,21 @@ struct i8042;
 struct rtc;
 struct acpi_sleep;
 struct debug_port;
+struct pci_bus;
+struct virtio_rng;
+struct virtio_console;
+struct virtio_blk;
+struct virtio_net;
+
+/* Pause/resume (PATCH /vm): vCPU threads park between two KVM_RUNs while `requested` is set. */
+struct vm_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool requested;
+	unsigned parked;             /* vCPU threads waiting in vcpu_park */
+	unsigned running;            /* vCPU threads alive */
+	struct kvm_clock_data clock; /* kvmclock at pause, restored at resume */
+};
 
 struct vm {
 	struct vm_config cfg;
@@ -34,6 +50,7 @@ struct vm {
 	struct io_bus pio, mmio;
 	struct kvm_cpuid2 *cpuid;   /* what KVM supports; normalized per vCPU */
 	struct cpuid_topology topo;
+	uint32_t *apic_ids;         /* per vCPU; KVM's vCPU id is the APIC id (topologies with gaps) */
 	struct boot_info boot;
 
 	struct vcpu *vcpus;
@@ -45,6 +62,11 @@ struct vm {
 	struct rtc *rtc;
 	struct acpi_sleep *acpi_sleep;
 	struct debug_port *debug_port;
+	struct pci_bus *pci;        /* NULL when no PCI device is configured */
+	struct virtio_rng *rng;     /* --rng */
+	struct virtio_console *vcon; /* --console virtio */
+	struct virtio_blk *disks[VIRTIO_BLK_MAX_DISKS]; /* --disk, cfg.ndisks of them */
+	struct virtio_net *nets[NET_MAX_DEVICES]; /* --net, cfg.nnets of them */
 
 	struct event_loop loop;     /* the control loop: console input, signals, stop requests */
 	struct console console;
@@ -54,6 +76,7 @@ struct vm {
 	struct signalfd_siginfo siginfo;
 	atomic_int stop_requested;
 	int exit_status;
+	struct vm_pause pause;
 };
 
 /* Builds everything (KVM VM, memory, ACPI, kernel, devices, vCPUs) without running it. */
@@ -64,5 +87,11 @@ void vm_destroy(struct vm *vm);
 
 /* Asks the VM to stop with `status` (the first request wins). Safe from any thread. */
 void vm_request_stop(struct vm *vm, int status);
+
+/* Takes every vCPU out of KVM_RUN and parks it, then saves kvmclock (KVM_GET_CLOCK). Returns once
+ * no vCPU runs guest code. From any thread but a vCPU's; pausing twice is harmless. */
+int vm_pause(struct vm *vm, struct error *e);
+/* Restores kvmclock as saved (KVM_SET_CLOCK: the guest sees no jump) and unparks the vCPUs. */
+int vm_resume(struct vm *vm, struct error *e);
 
 #endif

@@ -28,6 +28,12 @@
 #define ACPI_FADT_MINOR        3
 #define ACPI_MADT_REVISION     5
 #define ACPI_DSDT_REVISION     2 /* 2+: AML integers are 64 bits wide */
+#define ACPI_MCFG_REVISION     1
+
+/* PCI configuration mechanism #1 ports and ECAM geometry (devices/pci/pci.h uses the same). */
+#define ACPI_PCI_CONFIG_PORT     0xcf8
+#define ACPI_PCI_CONFIG_PORT_LEN 8
+#define ACPI_PCI_ECAM_BUS_SIZE   (1ULL << 20)
 
 #define ACPI_MAX_CPUS          255
 #define ACPI_TABLE_ALIGN       16
@@ -67,9 +73,31 @@ static void *acpi_alloc(struct acpi_area *ar, uint64_t size, const char *what, u
 			  (unsigned long long)size, (unsigned long long)(LAYOUT_ACPI_SIZE >> 10));
 		return NULL;
 	}
+	/* Zero the padding and the table: callers fill only the fields they set, and a rebuild
+	 * (reset) must leave no stale bytes in what the tables cover. Only what is used is touched:
+	 * the rest of the area stays untouched (never-faulted) guest memory. */
+	memset(ar->host + ar->used, 0, at + size - ar->used);
 	ar->used = at + size;
 	*gpa = LAYOUT_ACPI_START + at;
 	return ar->host + at;
+}
+
+/* A rebuild (reset) must leave no stale bytes from larger earlier tables. Only pages that hold
+ * something are written: on a fresh VM the tail was never touched, and reading it maps the
+ * shared zero page instead of costing the VM 128 KiB of private memory. */
+static void acpi_clear_tail(struct acpi_area *ar)
+{
+	const uint64_t chunk = 4096;
+	for (uint64_t at = ar->used; at < LAYOUT_ACPI_SIZE;) {
+		uint64_t end = (at / chunk + 1) * chunk;
+		if (end > LAYOUT_ACPI_SIZE)
+			end = LAYOUT_ACPI_SIZE;
+		uint8_t *p = ar->host + at;
+		uint64_t len = end - at;
+		if (p[0] != 0 || memcmp(p, p + 1, len - 1) != 0)
+			memset(p, 0, len);
+		at = end;
+	}
 }
 
 static uint8_t acpi_checksum(const void *data, size_t len)
@@ -139,14 +167,52 @@ static void acpi_dsdt_isa_device(struct aml *a, const struct acpi_isa_device *d)
 	aml_end(a, dev);
 }
 
-/* The DSDT body (everything after the table header). Later devices (PCI root bridge, virtio)
- * add their Device() objects inside the \_SB scope here. */
+/* PCI Firmware 3.2, 4.1.2 / ACPI 6.3, 6.1: the root bridge and its windows. Bus numbers, the I/O
+ * space minus the 0xCF8-0xCFF configuration ports (which the bridge itself consumes), and the
+ * 32-bit window where BARs live. No _PRT: Ember's PCI functions have no INTx, only MSI-X. No
+ * _OSC: the OS then keeps its hands off PCIe native services, which Ember has none of. */
+static void acpi_dsdt_pci_root(struct aml *a, const struct acpi_config *cfg)
+{
+	struct aml_block dev = aml_device(a, "PCI0");
+	aml_name_eisaid(a, "_HID", "PNP0A08"); /* PCI Express root bridge */
+	aml_name_eisaid(a, "_CID", "PNP0A03"); /* PCI root bridge */
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_BBN", 0);
+	aml_name_integer(a, "_UID", 0);
+	aml_method_return_integer(a, "_STA", ACPI_STA_ALL);
+	aml_name(a, "_CRS");
+	struct aml_block crs = aml_resource_template(a);
+	aml_res_word_bus_number(a, 0, (uint16_t)(cfg->pci_buses - 1));
+	aml_res_io(a, ACPI_PCI_CONFIG_PORT, ACPI_PCI_CONFIG_PORT, 1, ACPI_PCI_CONFIG_PORT_LEN);
+	aml_res_word_io(a, 0x0000, ACPI_PCI_CONFIG_PORT - 1);
+	aml_res_word_io(a, ACPI_PCI_CONFIG_PORT + ACPI_PCI_CONFIG_PORT_LEN, 0xffff);
+	aml_res_dword_memory(a, AML_MEM_NONCACHEABLE, true, (uint32_t)LAYOUT_PCI_MMIO32_START,
+			     (uint32_t)(LAYOUT_PCI_MMIO32_START + LAYOUT_PCI_MMIO32_SIZE - 1));
+	aml_end(a, crs);
+	aml_end(a, dev);
+
+	/* PCI Firmware 3.2, 4.1.2: the ECAM must be reserved by a motherboard resource; Linux
+	 * ignores the MCFG unless it finds one (it does not look at e820 for guests like this). */
+	struct aml_block res = aml_device(a, "ECAM");
+	aml_name_eisaid(a, "_HID", "PNP0C02");
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	crs = aml_resource_template(a);
+	aml_res_memory32_fixed(a, true, (uint32_t)LAYOUT_PCI_ECAM_START,
+			       (uint32_t)(cfg->pci_buses * ACPI_PCI_ECAM_BUS_SIZE));
+	aml_end(a, crs);
+	aml_end(a, res);
+}
+
+/* The DSDT body (everything after the table header). Later devices add their Device() objects
+ * inside the \_SB scope here. */
 static int acpi_dsdt_body(struct aml *a, const struct acpi_config *cfg, struct error *e)
 {
-	(void)cfg;
 	struct aml_block sb = aml_scope(a, "\\_SB");
 	for (size_t i = 0; i < sizeof(acpi_isa_devices) / sizeof(acpi_isa_devices[0]); i++)
 		acpi_dsdt_isa_device(a, &acpi_isa_devices[i]);
+	if (cfg->pci_buses)
+		acpi_dsdt_pci_root(a, cfg);
 	aml_end(a, sb);
 
 	/* 7.4.2.5 \_S5: {SLP_TYPa, SLP_TYPb}. In HW-reduced mode OSPM writes SLP_TYPa with SLP_EN
@@ -321,6 +387,37 @@ static int acpi_build_madt(struct acpi_area *ar, const struct acpi_config *cfg, 
 	return 0;
 }
 
+/* --- MCFG (PCI Firmware 3.2, 4.1.2): where the ECAM is --- */
+
+struct acpi_mcfg {
+	struct acpi_header header;       /* "MCFG" */
+	uint8_t reserved[8];
+} ACPI_PACKED;
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG header size");
+
+struct acpi_mcfg_allocation {
+	uint64_t base;                   /* ECAM base of bus 0 (even if start_bus is not 0) */
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved;
+} ACPI_PACKED;
+_Static_assert(sizeof(struct acpi_mcfg_allocation) == 16, "MCFG allocation size");
+
+static int acpi_build_mcfg(struct acpi_area *ar, const struct acpi_config *cfg, uint64_t *gpa,
+			   struct error *e)
+{
+	size_t size = sizeof(struct acpi_mcfg) + sizeof(struct acpi_mcfg_allocation);
+	struct acpi_mcfg *m = acpi_alloc(ar, size, "MCFG", gpa, e);
+	if (!m)
+		return -1;
+	acpi_header_init(&m->header, "MCFG", (uint32_t)size, ACPI_MCFG_REVISION);
+	struct acpi_mcfg_allocation alloc = { .base = LAYOUT_PCI_ECAM_START, .segment = 0,
+		.start_bus = 0, .end_bus = (uint8_t)(cfg->pci_buses - 1) };
+	memcpy(m + 1, &alloc, sizeof(alloc));
+	acpi_header_seal(&m->header);
+	return 0;
+}
+
 /* --- XSDT and RSDP --- */
 
 static int acpi_build_xsdt(struct acpi_area *ar, const uint64_t *tables, unsigned ntables,
@@ -366,6 +463,9 @@ static int acpi_check_config(const struct acpi_config *cfg, struct error *e)
 			if (acpi_apic_id(cfg, j) == id)
 				return error_set(e, "ACPI: vCPUs %u and %u share APIC id %u", j, i, id);
 	}
+	if (cfg->pci_buses > 256 ||
+	    (uint64_t)cfg->pci_buses * ACPI_PCI_ECAM_BUS_SIZE > LAYOUT_PCI_ECAM_SIZE)
+		return error_set(e, "ACPI: %u PCI buses do not fit the ECAM", cfg->pci_buses);
 	return 0;
 }
 
@@ -379,19 +479,20 @@ int acpi_build(struct guest_mem *gm, const struct acpi_config *cfg, uint64_t *rs
 		return error_set(e, "ACPI: table area 0x%llx-0x%llx is not in guest RAM",
 				 (unsigned long long)LAYOUT_ACPI_START,
 				 (unsigned long long)(LAYOUT_ACPI_START + LAYOUT_ACPI_SIZE - 1));
-	/* Start from zeroes so a rebuild (reset) leaves no stale bytes behind. */
-	memset(area, 0, LAYOUT_ACPI_SIZE);
 	struct acpi_area ar = { .host = area, .used = 0 };
 
 	/* The RSDP goes first so that it sits at LAYOUT_ACPI_START, where a BIOS-area scan finds it. */
-	uint64_t rsdp, dsdt, xsdt, tables[2];
+	uint64_t rsdp, dsdt, xsdt, tables[3];
+	unsigned ntables = cfg->pci_buses ? 3 : 2;
 	struct acpi_rsdp *r = acpi_alloc(&ar, sizeof(*r), "RSDP", &rsdp, e);
 	if (!r || acpi_build_dsdt(&ar, cfg, &dsdt, e) < 0 ||
 	    acpi_build_fadt(&ar, dsdt, &tables[0], e) < 0 ||
 	    acpi_build_madt(&ar, cfg, &tables[1], e) < 0 ||
-	    acpi_build_xsdt(&ar, tables, 2, &xsdt, e) < 0)
+	    (cfg->pci_buses && acpi_build_mcfg(&ar, cfg, &tables[2], e) < 0) ||
+	    acpi_build_xsdt(&ar, tables, ntables, &xsdt, e) < 0)
 		return -1;
 	acpi_fill_rsdp(r, xsdt);
+	acpi_clear_tail(&ar);
 	*rsdp_gpa = rsdp;
 	return 0;
 }

@@ -20,7 +20,8 @@ struct cpuid_topology {
 /* Allocates a kvm_cpuid2 (free() it) holding what KVM supports. */
 int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out, struct error *e);
 
-/* Pure function over a template copy: rewrites `c` in place for vCPU `index` (APIC id = index).
+/* Pure function over a template copy: rewrites `c` in place for vCPU `index` (its APIC id
+ * comes from arch/x86/topology.c).
  * It may append missing topology subleaves (0xB/0x1F), so `c` must have room for
  * CPUID_MAX_ENTRIES entries. Unit-testable without KVM. */
 void cpuid_normalize(struct kvm_cpuid2 *c, const struct cpuid_topology *topo, unsigned index);

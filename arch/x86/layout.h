@@ -49,6 +49,6 @@
 /* Ember's debug/exit port for test guests: a 32-bit write of N ends the VM with status N. */
 #define PORT_EMBER_TEST_EXIT    0x501
 /* Boot-timer port (guest-ready signal; see issue on density). A write logs guest-ready-us. */
-#define PORT_EMBER_BOOT_TIMER   0x510
+#define PORT_EMBER_BOOT_TIMER   0x440 /* not 0x510: that is fw_cfg's selector, which OVMF needs */
 
 #endif

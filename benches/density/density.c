@@ -106,6 +106,7 @@ static void run_single(struct density_run *run, struct density_vmm_run *r)
 		return;
 	}
 	r->single_ran = true;
+	r->single.boot_timeout_ns = (uint64_t)(run->opt.boot_timeout * 1e9);
 	for (unsigned i = 0; i < n && !density_interrupted; i++) {
 		density_fleet_launch(&r->single, i + 1, 1, 0);
 		unsigned killed;
@@ -116,8 +117,9 @@ static void run_single(struct density_run *run, struct density_vmm_run *r)
 	density_fleet_stop(&r->single);
 	struct density_summary s;
 	density_summarize(r, &s);
-	fprintf(stderr, "[%s] single launch: %u launches, time to ready median %.2f ms (min %.2f, "
-		"max %.2f)%s%s\n", r->launch.name, s.single_ttr_ms.n, s.single_ttr_ms.p50,
+	fprintf(stderr, "[%s] single launch: %u launched, %u ready, time to ready median %.2f ms "
+		"(min %.2f, max %.2f)%s%s\n", r->launch.name, r->single.launched, s.single_ttr_ms.n,
+		s.single_ttr_ms.p50,
 		s.single_ttr_ms.min, s.single_ttr_ms.max, r->single.stop_reason[0] ? "; stopped: " : "",
 		r->single.stop_reason);
 }
@@ -200,12 +202,14 @@ static void run_density(struct density_run *run, struct density_vmm_run *r)
 		return;
 	density_sleep(run->opt.settle_seconds);
 	density_read_meminfo(&r->base, NULL);
-	if (density_fleet_init(&r->fleet, &r->launch, r->requested, &e) < 0) {
+	if (density_fleet_init(&r->fleet, &r->launch, r->requested + run->opt.max_failures, &e) < 0) {
 		fprintf(stderr, "[%s] %s\n", r->launch.name, e.msg);
 		density_fleet_stop(&r->fleet);
 		return;
 	}
 	r->fleet_ran = true;
+	r->fleet.boot_timeout_ns = (uint64_t)(run->opt.boot_timeout * 1e9);
+	r->fleet.max_failures = run->opt.max_failures;
 	struct progress_ctx p = { .live = run->opt.progress, .name = r->launch.name,
 				  .target = r->requested };
 	r->fleet.progress = show_progress;
@@ -301,7 +305,10 @@ static int finish(struct density_run *run, uint64_t start_ns)
 		return 1;
 	}
 	density_print_summary(run, stdout);
-	printf("report: %s/summary.md (results.json, results.csv, ttr.png, mem.png)\n", run->out_dir);
+	printf("report: %s/summary.md (results.json, results.csv%s)\n", run->out_dir,
+	       run->plot_note[0] ? "; no plots" : ", ttr.png, mem.png");
+	if (run->plot_note[0])
+		printf("plots: %s\n", run->plot_note);
 	if (run->interrupted)
 		return 130;
 	for (int v = 0; v < DENSITY_NVMMS; v++)

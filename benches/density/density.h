@@ -26,6 +26,8 @@ struct density_options {
 	double idle_seconds;             /* --idle-seconds: CPU measurement window */
 	double settle_seconds;           /* --settle: pause before a memory baseline */
 	double hold_seconds;             /* --hold: keep the VMs up after measuring (cross-checks) */
+	double boot_timeout;             /* --boot-timeout: seconds before a booting VM has failed */
+	unsigned max_failures;           /* --max-failures: failed VMs tolerated (default 0) */
 	unsigned mem_points;             /* --mem-points: memory samples on the way to N */
 	uint64_t min_available_kib;      /* --min-available: stop launching below this MemAvailable */
 	const char *out_dir;             /* --out (NULL: build/density-<timestamp> beside the binary) */
@@ -65,6 +67,7 @@ struct density_vm {
 	int out_fd;                      /* read end of the VM's stdout+stderr pipe; -1 once closed */
 	enum density_vm_state state;
 	bool exited;                     /* its output reached EOF: the process is gone or going */
+	bool torn_down;                  /* the launcher has stopped it: its EOF is expected */
 	bool reaped;
 	int wait_status;
 	uint64_t spawn_ns;               /* CLOCK_MONOTONIC just before clone() */
@@ -74,7 +77,7 @@ struct density_vm {
 	uint64_t pss_kib, rss_kib, pss_anon_kib;
 	uint64_t cpu_ns_start, cpu_ns_end;
 	size_t out_len;
-	char out[512];                   /* tail of its output: ready marker, error messages */
+	char out[2048];                  /* tail of its output: ready marker, error messages */
 };
 
 /* `ember bench density ...`: argv[0] is "density". Returns the exit status: 0 when every VMM

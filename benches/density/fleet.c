@@ -18,7 +18,7 @@
 #define MEM_CHECK_EVERY  8                   /* launches between MemAvailable checks */
 /* When the output buffer is this full, keep only its tail: enough for a marker that straddles
  * two reads and for the last lines of an error. */
-#define OUT_KEEP         192
+#define OUT_KEEP         1024
 
 static struct density_fleet *live_fleet;
 
@@ -60,9 +60,38 @@ static void compact_output(struct density_vm *vm)
 	vm->out_len = OUT_KEEP;
 }
 
-/* The VM's last output as one printable line. */
-static void output_tail(const struct density_vm *vm, char *buf, size_t size)
+/* The first line of the VM's output that looks like a VMM's diagnostic ("ember: vCPU 0: KVM
+ * internal error", "qemu-system-x86_64: ..."), or NULL. A register dump may follow it. */
+static const char *diagnostic_line(const struct density_vm *vm, size_t *len)
 {
+	static const char *const keys[] = { "ember: ", "qemu-system", "lkvm", "Error", "error" };
+	const char *end = vm->out + vm->out_len;
+	for (const char *line = vm->out; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (memmem(line, n, keys[k], strlen(keys[k])) &&
+			    !memmem(line, n, "guest-ready-us", 14)) {
+				*len = n;
+				return line;
+			}
+		line += n + 1;
+	}
+	return NULL;
+}
+
+/* The VM's diagnostic, or else its last output, as one printable line. */
+void density_vm_diagnostic(const struct density_vm *vm, char *buf, size_t size)
+{
+	size_t diag_len;
+	const char *diag = diagnostic_line(vm, &diag_len);
+	if (diag) {
+		size_t n = 0;
+		for (size_t i = 0; i < diag_len && n + 1 < size; i++)
+			buf[n++] = diag[i] >= 0x20 && diag[i] < 0x7f ? diag[i] : '.';
+		buf[n] = '\0';
+		return;
+	}
 	size_t len = vm->out_len, start = len > 200 ? len - 200 : 0, n = 0;
 	while (len > start && (vm->out[len - 1] == '\n' || vm->out[len - 1] == '\r'))
 		len--;
@@ -78,7 +107,7 @@ static void record_failure(struct density_fleet *f, unsigned i, const char *what
 	if (f->failure[0])
 		return;
 	char tail[208];
-	output_tail(&f->vms[i], tail, sizeof(tail));
+	density_vm_diagnostic(&f->vms[i], tail, sizeof(tail));
 	snprintf(f->failure, sizeof(f->failure), "%s VM %u (pid %d) %s%s%s", f->launch->name, i,
 		 (int)f->vms[i].pid, what, tail[0] ? ": " : "", tail);
 }
@@ -137,7 +166,7 @@ static void on_output(struct density_fleet *f, unsigned i, int res, uint64_t now
 		f->booting--;
 		f->failed++;
 		record_failure(f, i, "exited before it was ready");
-	} else if (vm->state == VM_READY && !f->tearing_down) {
+	} else if (vm->state == VM_READY && !vm->torn_down) {
 		f->died_after_ready++;
 		record_failure(f, i, "exited while idle");
 	}
@@ -287,27 +316,47 @@ static bool must_stop(struct density_fleet *f)
 		snprintf(f->stop_reason, sizeof(f->stop_reason), "interrupted");
 		return true;
 	}
-	if (f->failed || f->died_after_ready) {
+	if (f->failed + f->died_after_ready > f->max_failures) {
 		snprintf(f->stop_reason, sizeof(f->stop_reason), "%s", f->failure);
 		return true;
 	}
 	return f->stop_reason[0] != '\0';
 }
 
+/* Fails and kills VMs booting for longer than f->boot_timeout_ns. f->lock held. */
+static void expire_slow_boots(struct density_fleet *f)
+{
+	if (!f->boot_timeout_ns || !f->booting)
+		return;
+	uint64_t now = density_now_ns();
+	for (unsigned i = 0; i < f->launched; i++) {
+		struct density_vm *vm = &f->vms[i];
+		if (vm->state != VM_BOOTING || now - vm->spawn_ns < f->boot_timeout_ns)
+			continue;
+		vm->state = VM_FAILED;
+		f->booting--;
+		f->failed++;
+		char what[64];
+		snprintf(what, sizeof(what), "was not ready after %.0f s",
+			 (double)f->boot_timeout_ns / 1e9);
+		record_failure(f, i, what);
+		kill(vm->pid, SIGKILL);
+	}
+}
+
 unsigned density_fleet_launch(struct density_fleet *f, unsigned target, unsigned concurrency,
 			      uint64_t min_available_kib)
 {
-	if (target > f->capacity)
-		target = f->capacity;
 	if (concurrency == 0)
 		concurrency = 1;
 	unsigned first = f->launched;
 	uint64_t start_ns = 0;
 	pthread_mutex_lock(&f->lock);
-	f->tearing_down = false;
-	while (f->launched < target && !must_stop(f)) {
+	/* Failed VMs (up to max_failures) do not count towards the target. */
+	while (f->launched - f->failed < target && f->launched < f->capacity && !must_stop(f)) {
 		if (f->booting >= concurrency) {
 			wait_slice(f);
+			expire_slow_boots(f);
 			continue;
 		}
 		pthread_mutex_unlock(&f->lock);
@@ -318,8 +367,10 @@ unsigned density_fleet_launch(struct density_fleet *f, unsigned target, unsigned
 		if (!ok)
 			break;
 	}
-	while (f->booting > 0 && !density_interrupted)
+	while (f->booting > 0 && !density_interrupted) {
 		wait_slice(f);
+		expire_slow_boots(f);
+	}
 	must_stop(f); /* a failure while draining is a stop reason too */
 
 	uint64_t end_ns = start_ns;
@@ -348,11 +399,13 @@ static long find_vm(const pid_t *table, unsigned n, pid_t pid)
 double density_fleet_teardown(struct density_fleet *f, double grace, unsigned *killed)
 {
 	*killed = 0;
+	unsigned n = f->launched, left = 0;
+	/* Their EOFs, which the waiter may see much later, are expected from now on. */
 	pthread_mutex_lock(&f->lock);
-	f->tearing_down = true;
+	for (unsigned i = 0; i < n; i++)
+		f->vms[i].torn_down = true;
 	pthread_mutex_unlock(&f->lock);
 
-	unsigned n = f->launched, left = 0;
 	pid_t *table = calloc(2 * (size_t)(n ? n : 1), sizeof(pid_t));
 	uint64_t start = density_now_ns(), last = start;
 	for (unsigned i = 0; i < n; i++) {

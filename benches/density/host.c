@@ -181,6 +181,9 @@ void density_host_check(struct density_host *h, const struct density_options *o)
 	}
 	read_cpu_model(h);
 	read_thp_mode(h);
+	char load[128];
+	if (read_small_file("/proc/loadavg", load, sizeof(load)))
+		sscanf(load, "%lf %lf %lf", &h->loadavg[0], &h->loadavg[1], &h->loadavg[2]);
 
 	unsigned n = max_count(o);
 	uint64_t tasks = (uint64_t)n * TASKS_PER_VM + 1024;
@@ -208,8 +211,9 @@ static const char *limit_text(uint64_t v, char buf[32])
 
 void density_host_print(const struct density_host *h, FILE *out)
 {
-	fprintf(out, "host: %s, %u CPUs (%s), %llu MiB RAM, THP %s\n", h->kernel, h->cpus,
-		h->cpu_model, (unsigned long long)(h->mem_total_kib >> 10), h->thp);
+	fprintf(out, "host: %s, %u CPUs (%s), %llu MiB RAM, THP %s, load average %.2f %.2f %.2f\n",
+		h->kernel, h->cpus, h->cpu_model, (unsigned long long)(h->mem_total_kib >> 10), h->thp,
+		h->loadavg[0], h->loadavg[1], h->loadavg[2]);
 	for (unsigned i = 0; i < h->nlimits; i++) {
 		const struct density_limit *l = &h->limits[i];
 		char v[32], need[32];

@@ -27,6 +27,7 @@ struct density_host {
 	unsigned cpus;
 	uint64_t mem_total_kib;
 	char thp[32];      /* transparent_hugepage/enabled: the selected mode */
+	double loadavg[3]; /* at the start: other work on the host skews every timing */
 	struct density_limit limits[DENSITY_MAX_LIMITS];
 	unsigned nlimits;
 };

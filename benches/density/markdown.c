@@ -71,7 +71,8 @@ static void results_table(FILE *f, const struct density_run *run, const struct c
 	for (unsigned i = 0; i < n; i++) {
 		fputs(" | ", f);
 		if (cols[i].r->available)
-			fprintf(f, "%u / %u", cols[i].s.ready, cols[i].r->requested);
+			fprintf(f, "%u / %u%s", cols[i].s.ready, cols[i].r->requested,
+				cols[i].s.failed ? " (some failed: see below)" : "");
 		else
 			fputs("not run", f);
 	}
@@ -153,9 +154,11 @@ static void memory_points_table(FILE *f, const struct column *cols, unsigned n)
 
 static void host_table(FILE *f, const struct density_host *h)
 {
-	fprintf(f, "\n## Host\n\n%s, %u CPUs (%s), %llu MiB RAM, transparent huge pages: %s.\n\n"
+	fprintf(f, "\n## Host\n\n%s, %u CPUs (%s), %llu MiB RAM, transparent huge pages: %s, load "
+		   "average at the start %.2f %.2f %.2f.\n\n"
 		   "| Limit | Value | Needed (about) | OK | Note |\n|---|---|---|---|---|\n",
-		h->kernel, h->cpus, h->cpu_model, (unsigned long long)(h->mem_total_kib >> 10), h->thp);
+		h->kernel, h->cpus, h->cpu_model, (unsigned long long)(h->mem_total_kib >> 10), h->thp,
+		h->loadavg[0], h->loadavg[1], h->loadavg[2]);
 	for (unsigned i = 0; i < h->nlimits; i++) {
 		const struct density_limit *l = &h->limits[i];
 		fprintf(f, "| %s | ", l->name);
@@ -185,6 +188,9 @@ static void notes(FILE *f, const struct density_run *run, const struct column *c
 			fprintf(f, "  - single launches stopped: %s\n", r->single.stop_reason);
 		if (r->fleet.stop_reason[0])
 			fprintf(f, "  - stopped launching: %s\n", r->fleet.stop_reason);
+		else if (r->fleet.failure[0])
+			fprintf(f, "  - %u VM(s) failed (tolerated by --max-failures); the first: %s\n",
+				r->fleet.failed, r->fleet.failure);
 	}
 	if (run->interrupted)
 		fputs("\n**The run was interrupted; the numbers above are partial.**\n", f);

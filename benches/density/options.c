@@ -18,6 +18,7 @@
 #define DEFAULT_GUEST_MEM     (32ULL << 20)
 #define DEFAULT_MIN_AVAILABLE (2ULL << 20)   /* KiB: 2 GiB */
 #define MAX_COUNT             100000
+#define DEFAULT_BOOT_TIMEOUT  30.0   /* the Linux guest gets ten times this */
 
 static const char *const vmm_names[DENSITY_NVMMS] = { "ember", "qemu", "kvmtool" };
 
@@ -43,6 +44,10 @@ void density_print_help(void)
 	       "  --mem-points K       memory samples on the way to N (default %d, max %d)\n"
 	       "  --min-available SIZE stop launching when MemAvailable falls below (default 2G)\n"
 	       "  --settle S           pause before each memory baseline (default %.0f)\n"
+	       "  --boot-timeout S     a VM not ready after S seconds has failed (default %.0f;\n"
+	       "                       %.0f with --guest linux)\n"
+	       "  --max-failures K     keep launching past up to K failed VMs (default 0: stop at the\n"
+	       "                       first); failures are reported either way\n"
 	       "  --hold S             keep the VMs up S seconds after measuring, for cross-checks\n"
 	       "                       (pids in OUT/pids-VMM.txt while OUT/holding-VMM exists)\n"
 	       "  --out DIR            output directory (default build/density-<timestamp>)\n"
@@ -54,7 +59,8 @@ void density_print_help(void)
 	       "  --progress, --no-progress  live progress line (default: when stderr is a tty)\n"
 	       "  -h, --help           show this help\n",
 	       DEFAULT_COUNT, DEFAULT_CONCURRENCY, DEFAULT_SINGLE, DEFAULT_IDLE_SECONDS,
-	       DEFAULT_MEM_POINTS, DENSITY_MAX_MEM_POINTS, DEFAULT_SETTLE);
+	       DEFAULT_MEM_POINTS, DENSITY_MAX_MEM_POINTS, DEFAULT_SETTLE, DEFAULT_BOOT_TIMEOUT,
+	       DEFAULT_BOOT_TIMEOUT * 10);
 }
 
 static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max, unsigned *v,
@@ -156,7 +162,8 @@ static int parse_guest_mem(const char *text, uint64_t *bytes, struct error *e)
 enum {
 	OPT_COUNT = 256, OPT_CONCURRENCY, OPT_VMM, OPT_GUEST, OPT_MEMORY, OPT_SINGLE, OPT_IDLE,
 	OPT_MEM_POINTS, OPT_MIN_AVAILABLE, OPT_SETTLE, OPT_HOLD, OPT_OUT, OPT_EMBER, OPT_QEMU,
-	OPT_LKVM, OPT_KERNEL, OPT_INITRD, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_LKVM, OPT_KERNEL, OPT_INITRD, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_BOOT_TIMEOUT,
+	OPT_MAX_FAILURES,
 };
 
 static const struct option density_long_options[] = {
@@ -171,6 +178,8 @@ static const struct option density_long_options[] = {
 	{ "min-available", required_argument, NULL, OPT_MIN_AVAILABLE },
 	{ "settle", required_argument, NULL, OPT_SETTLE },
 	{ "hold", required_argument, NULL, OPT_HOLD },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+	{ "max-failures", required_argument, NULL, OPT_MAX_FAILURES },
 	{ "out", required_argument, NULL, OPT_OUT },
 	{ "ember", required_argument, NULL, OPT_EMBER },
 	{ "qemu", required_argument, NULL, OPT_QEMU },
@@ -214,6 +223,10 @@ static int apply_option(int opt, const char *arg, struct density_options *o, str
 		return parse_seconds("--settle", arg, 600, &o->settle_seconds, e);
 	case OPT_HOLD:
 		return parse_seconds("--hold", arg, 86400, &o->hold_seconds, e);
+	case OPT_MAX_FAILURES:
+		return parse_uint("--max-failures", arg, 0, MAX_COUNT, &o->max_failures, e);
+	case OPT_BOOT_TIMEOUT:
+		return parse_seconds("--boot-timeout", arg, 86400, &o->boot_timeout, e);
 	case OPT_OUT:
 		o->out_dir = arg;
 		return 0;
@@ -252,6 +265,7 @@ static void set_defaults(struct density_options *o)
 	o->mem_points = DEFAULT_MEM_POINTS;
 	o->min_available_kib = DEFAULT_MIN_AVAILABLE;
 	o->progress = -1;
+	o->boot_timeout = -1;
 }
 
 /* Returns 1 when --help was shown, 0 when o is ready, -1 on a usage error. */
@@ -284,6 +298,8 @@ int density_parse_options(int argc, char **argv, struct density_options *o, stru
 		return error_set(e, "--initrd needs --kernel");
 	if (o->progress < 0)
 		o->progress = isatty(STDERR_FILENO);
+	if (o->boot_timeout < 0)
+		o->boot_timeout = DEFAULT_BOOT_TIMEOUT * (o->guest == DENSITY_GUEST_LINUX ? 10 : 1);
 	return 0;
 }
 

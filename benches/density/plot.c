@@ -72,13 +72,19 @@ static void ttr_plot(const struct density_run *run, FILE *gp)
 	fclose(dat);
 	if (!index)
 		return;
+	char counts[160] = "";
+	size_t n = 0;
+	for (int v = 0; v < DENSITY_NVMMS && n < sizeof(counts); v++)
+		if (run->vmm[v].available && run->vmm[v].fleet_ran)
+			n += (size_t)snprintf(counts + n, sizeof(counts) - n, "%s%s %u", n ? ", " : "",
+					      titles[v], run->vmm[v].fleet.launched);
 	fprintf(gp, "set output '%s/ttr.png'\n"
-		    "set title 'Time to ready: %u VMs per VMM, %u booting at once'\n"
+		    "set title 'Time to ready, %u booting at once (VMs launched: %s)'\n"
 		    "set xlabel 'ms from process start to guest ready (log scale)'\n"
 		    "set ylabel 'fraction of VMs ready'\n"
 		    "set logscale x\nset yrange [0:1.02]\nset key bottom right\n"
 		    "plot %s\nunset logscale x\nset autoscale y\n",
-		run->out_dir, run->opt.count[DENSITY_EMBER], run->opt.concurrency, plot);
+		run->out_dir, run->opt.concurrency, counts, plot);
 }
 
 static void mem_plot(const struct density_run *run, FILE *gp)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fleet.h"
 #include "report.h"
 
 /* A number with a fixed number of decimals in the JSON text (json-c would print 17 digits). */
@@ -40,8 +41,13 @@ static json_object *host_json(const struct density_host *h)
 	json_object_object_add(o, "kernel", json_object_new_string(h->kernel));
 	json_object_object_add(o, "cpu_model", json_object_new_string(h->cpu_model));
 	json_object_object_add(o, "cpus", json_object_new_int64(h->cpus));
-	json_object_object_add(o, "mem_total_mib", json_object_new_int64((int64_t)(h->mem_total_kib >> 10)));
+	json_object_object_add(o, "mem_total_mib",
+			       json_object_new_int64((int64_t)(h->mem_total_kib >> 10)));
 	json_object_object_add(o, "transparent_hugepage", json_object_new_string(h->thp));
+	json_object *load = json_object_new_array();
+	for (int i = 0; i < 3; i++)
+		json_object_array_add(load, num(h->loadavg[i], 2));
+	json_object_object_add(o, "loadavg_at_start", load);
 	json_object *limits = json_object_new_array();
 	for (unsigned i = 0; i < h->nlimits; i++) {
 		const struct density_limit *l = &h->limits[i];
@@ -72,11 +78,15 @@ static json_object *config_json(const struct density_run *run)
 	json_object_object_add(c, "guest", json_object_new_string(
 		o->guest == DENSITY_GUEST_LINUX ? "linux" : "small"));
 	json_object_object_add(c, "guest_kernel", json_object_new_string(run->guest.pvh));
-	json_object_object_add(c, "guest_memory_mib", json_object_new_int64((int64_t)(o->guest_mem >> 20)));
+	json_object_object_add(c, "guest_memory_mib",
+			       json_object_new_int64((int64_t)(o->guest_mem >> 20)));
 	json_object_object_add(c, "single_launches", json_object_new_int64(o->single_launches));
 	json_object_object_add(c, "idle_seconds", num(o->idle_seconds, 1));
 	json_object_object_add(c, "mem_points", json_object_new_int64(o->mem_points));
-	json_object_object_add(c, "min_available_mib", json_object_new_int64((int64_t)(o->min_available_kib >> 10)));
+	json_object_object_add(c, "max_failures", json_object_new_int64(o->max_failures));
+	json_object_object_add(c, "boot_timeout_seconds", num(o->boot_timeout, 1));
+	json_object_object_add(c, "min_available_mib",
+			       json_object_new_int64((int64_t)(o->min_available_kib >> 10)));
 	return c;
 }
 
@@ -100,6 +110,7 @@ static json_object *single_json(const struct density_vmm_run *r, const struct de
 	json_object_object_add(o, "ttr_ms", stats_json(&s->single_ttr_ms));
 	json_object_object_add(o, "self_ready_ms", stats_json(&s->single_self_ms));
 	json_object_object_add(o, "teardown_ms_mean", num(s->single_teardown_ms, 3));
+	json_object_object_add(o, "failed", json_object_new_int64(r->single.failed));
 	json_object_object_add(o, "stop_reason", str_or_null(r->single.stop_reason));
 	return o;
 }
@@ -114,7 +125,9 @@ static json_object *density_json(const struct density_run *run, const struct den
 	json_object_object_add(o, "ready", json_object_new_int64(s->ready));
 	json_object_object_add(o, "failed", json_object_new_int64(s->failed));
 	json_object_object_add(o, "complete", json_object_new_boolean(density_vmm_complete(r)));
+	json_object_object_add(o, "died_while_idle", json_object_new_int64(r->fleet.died_after_ready));
 	json_object_object_add(o, "stop_reason", str_or_null(r->fleet.stop_reason));
+	json_object_object_add(o, "first_failure", str_or_null(r->fleet.failure));
 	json_object_object_add(o, "ttr_ms", stats_json(&s->ttr_ms));
 	json_object_object_add(o, "self_ready_ms", stats_json(&s->self_ms));
 	json_object_object_add(o, "exec_ms", stats_json(&s->exec_ms));
@@ -130,7 +143,8 @@ static json_object *point_json(const struct density_mem_point *p)
 	json_object_object_add(o, "per_vm_kib", num(density_per_vm_kib(p), 1));
 	json_object_object_add(o, "pss_per_vm_kib", num((double)p->pss_kib / p->vms, 1));
 	json_object_object_add(o, "kernel_per_vm_kib", num((double)density_kernel_kib(p) / p->vms, 1));
-	json_object_object_add(o, "mem_free_drop_per_vm_kib", num((double)p->mem_free_drop_kib / p->vms, 1));
+	json_object_object_add(o, "mem_free_drop_per_vm_kib",
+			       num((double)p->mem_free_drop_kib / p->vms, 1));
 	return o;
 }
 
@@ -238,6 +252,18 @@ static int write_json(const struct density_run *run, struct error *e)
 	return 0;
 }
 
+/* A failed VM's diagnostic, as one CSV field without commas or quotes. */
+static void csv_error(FILE *f, const struct density_vm *vm)
+{
+	if (vm->state == VM_FAILED) {
+		char text[200];
+		density_vm_diagnostic(vm, text, sizeof(text));
+		for (char *c = text; *c; c++)
+			fputc(*c == ',' || *c == '"' ? ';' : *c, f);
+	}
+	fputc('\n', f);
+}
+
 static void csv_rows(FILE *f, const char *vmm, const char *phase, const struct density_fleet *fl)
 {
 	for (unsigned i = 0; i < fl->launched; i++) {
@@ -259,9 +285,10 @@ static void csv_rows(FILE *f, const char *vmm, const char *phase, const struct d
 		else
 			fprintf(f, ",,,");
 		if (vm->cpu_ns_end >= vm->cpu_ns_start && vm->cpu_ns_end)
-			fprintf(f, "%.3f\n", (double)(vm->cpu_ns_end - vm->cpu_ns_start) / 1e6);
+			fprintf(f, "%.3f,", (double)(vm->cpu_ns_end - vm->cpu_ns_start) / 1e6);
 		else
-			fprintf(f, "\n");
+			fprintf(f, ",");
+		csv_error(f, vm);
 	}
 }
 
@@ -273,7 +300,7 @@ static int write_csv(const struct density_run *run, struct error *e)
 	if (!f)
 		return error_errno(e, "cannot write %s", path);
 	fprintf(f, "vmm,phase,index,pid,state,exec_ms,ttr_ms,self_ready_ms,pss_kib,rss_kib,"
-		   "pss_anon_kib,idle_cpu_ms\n");
+		   "pss_anon_kib,idle_cpu_ms,error\n");
 	for (int v = 0; v < DENSITY_NVMMS; v++) {
 		const struct density_vmm_run *r = &run->vmm[v];
 		if (!r->available)

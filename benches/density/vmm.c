@@ -181,6 +181,13 @@ static void build_ember(struct argv_builder *b, const struct density_options *o,
 	arg(b, g->pvh);
 	arg(b, "--memory");
 	arg(b, mem_arg(o->guest_mem, mem));
+	if (o->guest == DENSITY_GUEST_SMALL) {
+		/* A guest that touches a few pages gains nothing from THP, and each 2 MiB region it
+		 * touches would cost a whole huge page: density deployments of small guests turn it
+		 * off (docs/density.md). */
+		arg(b, "--memory-backing");
+		arg(b, "anon,thp=off");
+	}
 	if (g->initrd[0]) {
 		arg(b, "--initrd");
 		arg(b, g->initrd);

@@ -1,6 +1,6 @@
 /* Ember's own ports for test guests and boot timing:
  *  - PORT_EMBER_TEST_EXIT (0x501): a write of N ends the VM with exit status N (POWER_EXIT).
- *  - PORT_EMBER_BOOT_TIMER (0x510): any write marks "guest ready"; Ember logs guest-ready-us=N
+ *  - PORT_EMBER_BOOT_TIMER (0x440): any write marks "guest ready"; Ember logs guest-ready-us=N
  *    (microseconds since process start) to stderr once. */
 #ifndef EMBER_DEBUG_PORT_H
 #define EMBER_DEBUG_PORT_H

@@ -1,10 +1,15 @@
-/* A PS/2 keyboard controller with no keyboard or mouse attached and no interrupt lines: it
+/* A PS/2 keyboard controller with no mouse and a keyboard that only ever types Ctrl-Alt-Del: it
  * answers the controller commands Linux's i8042 driver probes with, at once, and its reset line
  * (command 0xFE, or output port bit 0) reboots the VM.
  *
  * Every command that expects a reply gets one immediately, so a guest never waits out a
- * controller timeout. Bytes sent to the keyboard are dropped: with no keyboard there is nobody to
- * answer, and Linux reports no keyboard after its own (background) timeout. */
+ * controller timeout. Bytes sent to the keyboard are dropped: the keyboard answers no commands,
+ * so Linux finds it only with i8042.dumbkbd (as in Firecracker's default command line) and
+ * otherwise reports no keyboard after its own (background) timeout.
+ *
+ * The keyboard's key presses (i8042_send_ctrl_alt_del, Firecracker's SendCtrlAltDel) wait in the
+ * keyboard's own buffer and move to the output buffer one byte at a time, when it is empty and the
+ * keyboard interface is enabled, raising IRQ 1 if the command byte enables it. */
 #include "i8042.h"
 
 #include <errno.h>
@@ -41,6 +46,13 @@
 
 #define I8042_RAM_SIZE 32
 #define I8042_QUEUE_SIZE 16
+#define I8042_KBD_BUFFER_SIZE 16
+
+/* Ctrl, Alt, Del pressed then released, in scan code set 2 (what the keyboard sends) and set 1
+ * (what the controller hands on when translation, CTR_XLATE, is on). */
+static const uint8_t ctrl_alt_del_set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71,
+					     0xf0, 0x11, 0xf0, 0x14 };
+static const uint8_t ctrl_alt_del_set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
 
 /* Plain device state (save/restore copies it as is). */
 struct i8042_state {
@@ -50,11 +62,15 @@ struct i8042_state {
 	bool last_write_cmd;
 	uint8_t out[I8042_QUEUE_SIZE];
 	uint8_t out_head, out_count;
+	uint8_t kbd[I8042_KBD_BUFFER_SIZE]; /* bytes the keyboard has yet to hand over */
+	uint8_t kbd_head, kbd_count;
 };
 
 struct i8042 {
 	pthread_mutex_t lock;
 	struct power_ctl power;
+	struct irq_line kbd_irq;
+	bool has_kbd_irq;
 	struct i8042_state st;
 };
 
@@ -173,6 +189,24 @@ static bool write_data(struct i8042_state *st, uint8_t byte)
 	return false;
 }
 
+/* Moves one keyboard byte to the empty output buffer; returns true when that asks for IRQ 1. */
+static bool feed_keyboard(struct i8042_state *st)
+{
+	if (st->kbd_count == 0 || st->out_count > 0 || (st->ram[0] & CTR_KBD_DIS))
+		return false;
+	queue_byte(st, st->kbd[st->kbd_head]);
+	st->kbd_head = (uint8_t)((st->kbd_head + 1) % I8042_KBD_BUFFER_SIZE);
+	st->kbd_count--;
+	return st->ram[0] & CTR_KBD_INT;
+}
+
+/* Under k->lock. ISA IRQ 1 is edge-triggered: one pulse per byte. */
+static void feed_keyboard_and_signal(struct i8042 *k)
+{
+	if (feed_keyboard(&k->st) && k->has_kbd_irq)
+		irq_line_pulse(&k->kbd_irq);
+}
+
 void i8042_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
 	struct i8042 *k = opaque;
@@ -198,6 +232,7 @@ void i8042_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t size, bool 
 			data[i] = data_port ? read_data(&k->st) : cmd_port ? read_status(&k->st) : 0xff;
 		}
 	}
+	feed_keyboard_and_signal(k);
 	pthread_mutex_unlock(&k->lock);
 	/* Outside the lock: the VM may stop vCPUs in response. */
 	if (reset)
@@ -233,6 +268,33 @@ struct i8042 *i8042_create(const struct power_ctl *power, struct error *e)
 		k->power = *power;
 	i8042_reset(&k->st);
 	return k;
+}
+
+void i8042_set_irq(struct i8042 *k, const struct irq_line *kbd_irq)
+{
+	pthread_mutex_lock(&k->lock);
+	k->kbd_irq = *kbd_irq;
+	k->has_kbd_irq = true;
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_send_ctrl_alt_del(struct i8042 *k, struct error *e)
+{
+	pthread_mutex_lock(&k->lock);
+	bool xlate = k->st.ram[0] & CTR_XLATE;
+	const uint8_t *seq = xlate ? ctrl_alt_del_set1 : ctrl_alt_del_set2;
+	size_t len = xlate ? sizeof(ctrl_alt_del_set1) : sizeof(ctrl_alt_del_set2);
+	if ((size_t)(I8042_KBD_BUFFER_SIZE - k->st.kbd_count) < len) {
+		pthread_mutex_unlock(&k->lock);
+		return error_set(e, "i8042: the keyboard buffer is full (the guest reads no keys)");
+	}
+	for (size_t i = 0; i < len; i++) {
+		k->st.kbd[(k->st.kbd_head + k->st.kbd_count) % I8042_KBD_BUFFER_SIZE] = seq[i];
+		k->st.kbd_count++;
+	}
+	feed_keyboard_and_signal(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }
 
 void i8042_destroy(struct i8042 *k)

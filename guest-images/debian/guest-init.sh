@@ -88,6 +88,14 @@ modprobe_all() {
     return 0
 }
 
+# With console=hvc0 (Ember's --console virtio) the console driver is a module: at boot the
+# kernel gave init another console or none. Once the modules are loaded, reopen /dev/console
+# (the same device as before with console=ttyS0). A failed exec would end PID 1: test first.
+take_late_console() {
+    { : <>/dev/console; } 2>/dev/null || return 0
+    exec </dev/console >/dev/console 2>&1
+}
+
 report_ready() {
     read -r uptime _ </proc/uptime
     echo "EMBER-GUEST-READY $uptime"
@@ -116,6 +124,7 @@ power_off() {
 
 mount_pseudo_filesystems
 load_device_modules
+take_late_console
 report_ready
 run_command_or_shell
 power_off

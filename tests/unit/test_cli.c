@@ -83,6 +83,17 @@ Test(cli, bad_input)
 	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "extra"), &e, "unexpected argument 'extra'");
 }
 
+Test(cli, rng)
+{
+	struct vm_config cfg;
+	struct error e = { "" };
+	cr_assert_eq(PARSE(&cfg, &e, "--kernel", "k"), CLI_PARSED, "%s", e.msg);
+	cr_assert_not(cfg.rng, "no virtio-rng unless asked for");
+	cr_assert_eq(PARSE(&cfg, &e, "--kernel", "k", "--rng"), CLI_PARSED, "%s", e.msg);
+	cr_assert(cfg.rng);
+	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--rng=yes"), &e, "--rng");
+}
+
 Test(size, parse_and_format)
 {
 	uint64_t b;

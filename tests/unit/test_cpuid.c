@@ -258,24 +258,6 @@ Test(cpuid_normalize, amd_extended_topology_leaf_hidden)
 	free(c);
 }
 
-Test(cpuid_normalize, topoext_needs_leaf_8000001e)
-{
-	struct kvm_cpuid2 *c = epyc_template();
-	struct kvm_cpuid_entry2 *ids = must_find(c, 0x8000001e, 0);
-	*ids = c->entries[--c->nent]; /* drop 0x8000001E (swap in the last entry) */
-	struct cpuid_topology t = { 4, 1, 4, 1 };
-	cpuid_normalize(c, &t, 2);
-	cr_expect_not(must_find(c, 0x80000001, 0)->ecx & (1u << 22));
-	free(c);
-
-	c = epyc_template();
-	must_find(c, 0x80000001, 0)->ecx &= ~(1u << 22);
-	cpuid_normalize(c, &t, 2);
-	ids = must_find(c, 0x8000001e, 0);
-	cr_expect_eq(ids->eax | ids->ebx | ids->ecx | ids->edx, 0u, "0x8000001E only with TopoExt");
-	free(c);
-}
-
 Test(cpuid_normalize, intel_leaf4_and_missing_0xb_levels)
 {
 	struct kvm_cpuid2 *c = normalized(intel_template, 8, 2, 4, 1, 5);

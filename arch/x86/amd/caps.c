@@ -8,7 +8,9 @@
  *   "schema": "ember-caps/1",
  *   "cpu": { "vendor": str, "brand": str, "family": int, "model": int, "stepping": int,
  *            "epyc_generation": str|null, "brand_says_epyc": bool,
- *            "hypervisor": bool, "svm": bool, "vmx": bool },
+ *            "hypervisor": bool, "svm": bool, "vmx": bool,
+ *            "l3": null | { "domains": int, "cores_per_l3": int, "threads_per_core": int,
+ *                           "uniform": bool } },     // what --topology host-ccx copies
  *   "kvm": { "available": bool, "error": str|null, "module": str|null, "api_version": int|null,
  *            "caps": { "<KVM_CAP_NAME>": int, ... },      // KVM_CHECK_EXTENSION result, 0 = absent
  *            "vm_types": { "mask": int|null, "default": bool, "sw_protected": bool,
@@ -21,7 +23,7 @@
  *                                       "c_bit": int, "phys_addr_reduction": int,
  *                                       "max_asids": int, "min_sev_asid": int } },
  *   "supervisor_mode": "native" | "emulated",    // "emulated": PVM (/sys/module/kvm_pvm)
- *   "memory": { "thp": str|null,
+ *   "memory": { "thp": str|null, "shmem_thp": str|null,    // shmem: --memory-backing memfd
  *               "hugepages": [ { "size_kb": int, "total": int, "free": int } ],  // -1: unreadable
  *               "numa_nodes": null | [ { "node": int, "hugepages": [ ...as above ] } ] },
  *   "missing": [ { "feature": str, "detail": str, "cost": str } ]
@@ -42,6 +44,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "../topology.h"
 
 /* Newer than the linux-libc-dev 6.1 headers. */
 #ifndef KVM_CAP_GUEST_MEMFD
@@ -204,6 +208,27 @@ static const char *epyc_generation(unsigned family, unsigned model)
 	return NULL;
 }
 
+/* The host's L3 domains (CCXs on EPYC): what --topology host-ccx shapes guests like. */
+static void report_l3(struct caps_out *o, json_object *cpu)
+{
+	struct host_l3 l3;
+	struct error e;
+	if (topology_scan_host_l3("/sys/devices/system/cpu", &l3, &e) < 0) {
+		json_object_object_add(cpu, "l3", NULL);
+		say(o, "L3 domains", "--topology host-ccx cannot work here", "unknown (%s)", e.msg);
+		return;
+	}
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "domains", json_object_new_int((int)l3.domains));
+	json_object_object_add(j, "cores_per_l3", json_object_new_int((int)l3.cores_per_l3));
+	json_object_object_add(j, "threads_per_core", json_object_new_int((int)l3.threads_per_core));
+	json_object_object_add(j, "uniform", json_object_new_boolean(l3.uniform));
+	json_object_object_add(cpu, "l3", j);
+	say(o, "L3 domains", l3.uniform ? "--topology host-ccx copies this shape" :
+		"domains differ in size; host-ccx copies the first",
+	    "%u x (%u cores x %u threads)", l3.domains, l3.cores_per_l3, l3.threads_per_core);
+}
+
 static void report_cpu(struct caps_out *o, struct host_facts *h)
 {
 	char vendor[13], brand[49];
@@ -234,6 +259,7 @@ static void report_cpu(struct caps_out *o, struct host_facts *h)
 	json_object_object_add(j, "svm", json_object_new_boolean(h->svm));
 	json_object_object_add(j, "vmx", json_object_new_boolean(vmx));
 	json_object_object_add(o->root, "cpu", j);
+	report_l3(o, j);
 
 	say(o, "CPU vendor", NULL, "%s", vendor);
 	say(o, "CPU", brand[0] ? brand : NULL, "family 0x%x model 0x%x stepping %u", family, model,
@@ -560,16 +586,34 @@ static void report_supervisor(struct caps_out *o)
 
 /* ---- memory: THP, hugetlb pools ---- */
 
-static void report_thp(struct caps_out *o, json_object *mem)
+/* The [selected] word of a sysfs mode file, "" if unreadable. */
+static void read_mode(const char *path, char *mode, size_t size)
 {
-	char buf[128], mode[32] = "";
-	if (read_line("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) == 0) {
+	char buf[128];
+	mode[0] = '\0';
+	if (read_line(path, buf, sizeof(buf)) == 0) {
 		char *l = strchr(buf, '['), *r = l ? strchr(l, ']') : NULL;
-		if (l && r && (size_t)(r - l - 1) < sizeof(mode)) {
+		if (l && r && (size_t)(r - l - 1) < size) {
 			memcpy(mode, l + 1, (size_t)(r - l - 1));
 			mode[r - l - 1] = '\0';
 		}
 	}
+}
+
+static void report_shmem_thp(struct caps_out *o, json_object *mem)
+{
+	char mode[32];
+	read_mode("/sys/kernel/mm/transparent_hugepage/shmem_enabled", mode, sizeof(mode));
+	json_object_object_add(mem, "shmem_thp", mode[0] ? json_object_new_string(mode) : NULL);
+	bool refused = !mode[0] || strcmp(mode, "never") == 0 || strcmp(mode, "deny") == 0;
+	say(o, "THP for shmem", refused ? "--memory-backing memfd gets 4 KiB pages" : NULL, "%s",
+	    mode[0] ? mode : "unknown");
+}
+
+static void report_thp(struct caps_out *o, json_object *mem)
+{
+	char mode[32];
+	read_mode("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof(mode));
 	json_object_object_add(mem, "thp", mode[0] ? json_object_new_string(mode) : NULL);
 	if (!mode[0])
 		missing(o, "THP", "no /sys/kernel/mm/transparent_hugepage",
@@ -580,6 +624,7 @@ static void report_thp(struct caps_out *o, json_object *mem)
 	else
 		say(o, "THP", strcmp(mode, "madvise") == 0 ? "Ember madvises guest RAM" : NULL, "%s",
 		    mode);
+	report_shmem_thp(o, mem);
 }
 
 static int compare_ull(const void *a, const void *b)

@@ -1,9 +1,9 @@
 /* The density guest as a flat real-mode binary, for VMMs that cannot load a PVH ELF (kvmtool
  * loads a non-bzImage kernel at 0x1000:0000 and starts it in real mode there). Same ready mark
- * on port 0x510, plus "READY" on COM1 because kvmtool has no debug console at 0x510; then
+ * on port 0x440, plus "READY" on COM1 because kvmtool has no debug console at 0x440; then
  * cli; hlt forever like the PVH build. Position-independent: only relative jumps, and the
  * string is addressed through CS. */
-#define PORT_BOOT_TIMER 0x510
+#define PORT_BOOT_TIMER 0x440
 #define COM1_THR        0x3f8
 #define READY_BYTE      0x06	/* as in idle.S */
 

@@ -5,12 +5,11 @@
  * then halts with interrupts disabled forever: an idle VM must cost the host no CPU at all. A
  * handful of instructions at CPL0 keep the boot short even where CPL0 is emulated.
  *
- * The ready port is Ember's boot-timer port, 0x510, by default. QEMU cannot watch that port (it
- * is fw_cfg's selector there, which its firmware uses), so the QEMU build of this same code
+ * The ready port is Ember's boot-timer port, 0x440, by default. The QEMU build of this same code
  * passes -DREADY_PORT=0xe9, isa-debugcon's usual port: the two images differ in one immediate
  * and execute the same instructions, so neither VMM pays an extra exit. */
 #ifndef READY_PORT
-#define READY_PORT 0x510	/* Ember's boot-timer port */
+#define READY_PORT 0x440	/* Ember's boot-timer port */
 #endif
 #define READY_BYTE 0x06	/* ASCII ACK: never part of a VMM's own messages */
 

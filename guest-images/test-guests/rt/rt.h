@@ -26,7 +26,7 @@ const char *rt_cmdline(void);
 /* --- Ember's ports (arch/x86/layout.h) ----------------------------------------------------- */
 #define PORT_COM1            0x3f8
 #define PORT_EMBER_TEST_EXIT 0x501 /* 32-bit write of N: VM ends with exit status N */
-#define PORT_EMBER_BOOT_TIMER 0x510 /* any write: "guest ready" (Ember logs guest-ready-us) */
+#define PORT_EMBER_BOOT_TIMER 0x440 /* any write: "guest ready" (Ember logs guest-ready-us) */
 
 /* Exit statuses the runtime itself uses. */
 #define RT_EXIT_EXCEPTION       2  /* unhandled CPU exception */
