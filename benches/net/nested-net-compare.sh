@@ -44,11 +44,11 @@ guest_command() {
 ip link set eth0 up && ip addr add $GUEST_IP/24 dev eth0
 ping -c 2 -W 5 $HOST_IP >/dev/null
 up() { read u _ </proc/uptime; echo \$u; }
-t0=\$(up); head -c $BYTES /dev/zero | nc $HOST_IP 5001; t1=\$(up)
+t0=\$(up); head -c $BYTES /dev/zero | timeout 300 nc $HOST_IP 5001; t1=\$(up)
 echo "EMBER-BENCH-TX \$t0 \$t1"
-t0=\$(up); n=\$(nc $HOST_IP 5002 </dev/null | wc -c); t1=\$(up)
+t0=\$(up); n=\$(timeout 300 nc $HOST_IP 5002 </dev/null | wc -c); t1=\$(up)
 echo "EMBER-BENCH-RX \$t0 \$t1 \$n"
-t0=\$(up); got=\$(ping -A -q -c $PINGS -s 18 $HOST_IP | sed -n 's/.* \([0-9]*\) packets received.*/\1/p'); t1=\$(up)
+t0=\$(up); got=\$(timeout 300 ping -A -q -c $PINGS -s 18 $HOST_IP | sed -n 's/.* \([0-9]*\) packets received.*/\1/p'); t1=\$(up)
 echo "EMBER-BENCH-RR \$t0 \$t1 \$got"
 EOF
 }
@@ -64,47 +64,51 @@ setup_netns() {
     ip -n "$NS" link set "$TAP" up
 }
 
-# One VM under $1 (ember or qemu); prints "RESULT vmm round tx_MBps rx_MBps rr_per_s".
+# One VM under $1 (ember or qemu); prints "RESULT vmm round tx_MBps rx_MBps rr_per_s", or
+# "FAILED vmm round why" (the comparison goes on with the other runs).
 run_one() {
     local vmm=$1 round=$2 dir log cmdline
     dir=$(nested_guest_dir cloud)
     log="$WORK/$vmm-$round.log"
     cmdline=$(nested_guest_cmdline "$(guest_command)")
     setup_netns
-    in_ns socat -u TCP-LISTEN:5001,reuseaddr OPEN:/dev/null &
+    in_ns socat -u TCP-LISTEN:5001,reuseaddr OPEN:"$WORK/from-guest",creat,trunc &
     in_ns socat -u OPEN:"$WORK/blob" TCP-LISTEN:5002,reuseaddr &
+    set +e
     case "$vmm" in
         ember)
-            in_ns timeout 900 "$EMBER" run --kernel "$dir/vmlinuz" \
+            in_ns timeout 1200 "$EMBER" run --kernel "$dir/vmlinuz" \
                 --initrd "$dir/initramfs.cpio.gz" --cpus "$CPUS" --memory 512M \
-                --net "tap=$TAP,mac=$MAC" --cmdline "$cmdline" </dev/null >"$log" 2>&1 ||
-                die "ember failed: $(tail -5 "$log")" ;;
+                --net "tap=$TAP,mac=$MAC" --cmdline "$cmdline" </dev/null >"$log" 2>&1 ;;
         qemu)
-            in_ns timeout 900 qemu-system-x86_64 -accel kvm -cpu host -m 512M -smp "$CPUS" \
+            in_ns timeout 1200 qemu-system-x86_64 -accel kvm -cpu host -m 512M -smp "$CPUS" \
                 -nodefaults -no-user-config -display none -no-reboot -serial stdio \
                 -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" -append "$cmdline" \
                 -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" \
-                -device "virtio-net-pci,netdev=n0,mac=$MAC" </dev/null >"$log" 2>&1 ||
-                die "qemu failed: $(tail -5 "$log")" ;;
+                -device "virtio-net-pci,netdev=n0,mac=$MAC" </dev/null >"$log" 2>&1 ;;
     esac
+    local rc=$?
+    set -e
     kill $(jobs -p) 2>/dev/null || true
     wait 2>/dev/null || true
     ip netns del "$NS"
     sed -i 's/\r$//' "$log"
-    awk -v vmm="$vmm" -v round="$round" -v bytes="$BYTES" -v pings="$PINGS" '
-        /^EMBER-BENCH-TX/ { tx = bytes / ($3 - $2) / 1e6 }
+    local arrived
+    arrived=$(stat -c %s "$WORK/from-guest" 2>/dev/null || echo 0)
+    awk -v vmm="$vmm" -v round="$round" -v bytes="$BYTES" -v pings="$PINGS" -v arrived="$arrived" '
+        /^EMBER-BENCH-TX/ { if (arrived == bytes) tx = bytes / ($3 - $2) / 1e6; else tx = -1 }
         /^EMBER-BENCH-RX/ { if ($4 == bytes) rx = bytes / ($3 - $2) / 1e6; else rx = -1 }
         /^EMBER-BENCH-RR/ { if ($4 == pings) rr = pings / ($3 - $2); else rr = -1 }
         END { if (tx == "" || rx == "" || rr == "") exit 1
               printf "RESULT %s %d %.2f %.2f %.0f\n", vmm, round, tx, rx, rr }' "$log" ||
-        die "$vmm round $round: no results: $(grep EMBER- "$log" | tail -5)"
+        echo "FAILED $vmm $round (exit $rc): $(grep -E 'EMBER-|ember:' "$log" | tail -4 | tr '\n' ' ')"
 }
 
 run_in_l1() {
     [[ -c /dev/kvm && -c /dev/net/tun ]] || die "L1 lacks /dev/kvm or /dev/net/tun"
     EMBER=$(nested_ember_binary) || die "no ember binary"
     WORK=$(mktemp -d)
-    trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"' EXIT
+    trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"; true' EXIT
     head -c "$BYTES" /dev/zero >"$WORK/blob"
     for round in $(seq 1 "$ROUNDS"); do
         run_one ember "$round"
@@ -118,11 +122,17 @@ summarize() {
         function median(a, n,   i, j, t) {
             for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-        $1 == "RESULT" { k = $2; n[k]++; tx[k, n[k]] = $4; rx[k, n[k]] = $5; rr[k, n[k]] = $6 }
+        # A negative value is a phase that failed its check: left out.
+        $1 == "RESULT" { k = $2; runs[k]++
+                         if ($4 > 0) tx[k, ++ntx[k]] = $4
+                         if ($5 > 0) rx[k, ++nrx[k]] = $5
+                         if ($6 > 0) rr[k, ++nrr[k]] = $6 }
         END {
-            for (k in n) { for (i = 1; i <= n[k]; i++) { a[i] = tx[k, i]; b[i] = rx[k, i]; c[i] = rr[k, i] }
-                mtx[k] = median(a, n[k]); mrx[k] = median(b, n[k]); mrr[k] = median(c, n[k]) }
-            printf "| metric (median of %d runs) | Ember | QEMU | Ember / QEMU |\n", n["ember"]
+            for (k in runs) {
+                for (i = 1; i <= ntx[k]; i++) a[i] = tx[k, i]; mtx[k] = median(a, ntx[k])
+                for (i = 1; i <= nrx[k]; i++) a[i] = rx[k, i]; mrx[k] = median(a, nrx[k])
+                for (i = 1; i <= nrr[k]; i++) a[i] = rr[k, i]; mrr[k] = median(a, nrr[k]) }
+            printf "| metric (median of %d Ember and %d QEMU runs) | Ember | QEMU | Ember / QEMU |\n", runs["ember"], runs["qemu"]
             printf "|---|---|---|---|\n"
             printf "| guest -> host TCP, MB/s (%d MiB) | %.2f | %.2f | %.2f |\n", bytes / 1048576, mtx["ember"], mtx["qemu"], mtx["ember"] / mtx["qemu"]
             printf "| host -> guest TCP, MB/s (%d MiB) | %.2f | %.2f | %.2f |\n", bytes / 1048576, mrx["ember"], mrx["qemu"], mrx["ember"] / mrx["qemu"]

@@ -69,8 +69,9 @@ static void on_limiter_timer(struct ev_op *op, int res)
 {
 	struct net_timer *t = container_of(op, struct net_timer, op);
 	struct virtio_net *net = t->net;
-	(void)res;
 	t->armed = false;
+	if (res == -ECANCELED)
+		return;
 	struct rate_limiter *rl = t == &net->rx_timer ? &net->rx_limiter : &net->tx_limiter;
 	pthread_mutex_lock(&net->limiter_lock);
 	rate_limiter_unblock(rl);
@@ -142,7 +143,12 @@ static int apply_features(struct virtio_net *net, uint64_t features, struct erro
 	net->rx_want = net->mergeable ? TAP_VNET_HDR_LEN + NET_MAX_FRAME_LEN : 1;
 	if (net->tap_gone)
 		return 0;
-	return tap_set_offloads(&net->tap, net_tap_offloads_for(features), e);
+	if (tap_set_offloads(&net->tap, net_tap_offloads_for(features), e) < 0) {
+		if (!tap_error_is_fatal(errno))
+			return -1;
+		net_tap_gone(net, errno); /* deleted before any traffic showed it: link down */
+	}
+	return 0;
 }
 
 static int net_activate(void *opaque, uint64_t features, struct error *e)
@@ -155,11 +161,14 @@ static void net_reset(void *opaque)
 	struct virtio_net *net = opaque;
 	net_rx_drop_held(net, NULL, false); /* the queues are reset: nothing to give back */
 	net->features = 0;
+	net->tx_deferred = false;
 	net->mergeable = false;
 	net->mtu_enforced = 0;
-	if (!net->tap_gone) {
-		struct error e;
-		if (tap_set_offloads(&net->tap, 0, &e) < 0)
+	struct error e;
+	if (!net->tap_gone && tap_set_offloads(&net->tap, 0, &e) < 0) {
+		if (tap_error_is_fatal(errno))
+			net_tap_gone(net, errno);
+		else
 			fprintf(stderr, "ember: virtio-net %s: %s\n", net->opts.id, e.msg);
 	}
 }

@@ -84,6 +84,7 @@ struct virtio_net {
 	struct ev_op rx_poll_op;
 
 	struct iovec tx_iov[NET_TX_IOV_MAX + 1];
+	bool tx_deferred;         /* a pass over the transmit queue is due (vp) */
 
 	pthread_mutex_t limiter_lock;
 	struct rate_limiter rx_limiter, tx_limiter;

@@ -84,18 +84,40 @@ static int transmit(struct virtio_net *net, struct virtqueue *vq, struct virtq_c
 	return complete(net, vq, c->head, e) < 0 ? -1 : 1;
 }
 
+/* Comes back to the queue on the next loop iteration, with kicks off meanwhile. */
+static void defer(struct virtio_net *net, struct virtqueue *vq)
+{
+	net->tx_deferred = true;
+	virtqueue_disable_notify(vq, net->mem);
+	net_requeue(net, VIRTIO_NET_TX_QUEUE);
+}
+
 int net_tx_process(struct virtio_net *net, struct virtqueue *vq, struct error *e)
 {
+	/* A kick is answered one loop iteration later, with kicks off in between (what a bottom
+	 * half does): the guest queues more frames meanwhile without exiting for each. */
+	if (!net->tx_deferred) {
+		defer(net, vq);
+		return 0;
+	}
+	net->tx_deferred = false;
 	struct virtq_chain c;
 	for (unsigned i = 0; i < NET_BUDGET; i++) {
 		virtq_chain_init(&c, net->tx_iov + 1, NET_TX_IOV_MAX);
 		int r = virtqueue_pop(vq, net->mem, &c, e);
-		if (r <= 0)
+		if (r < 0)
 			return r;
+		if (r == 0) {
+			/* Drained: kicks back on, then one more look (the driver may have just
+			 * added a frame and not kicked). */
+			if (virtqueue_enable_notify(vq, net->mem))
+				defer(net, vq);
+			return 0;
+		}
 		r = transmit(net, vq, &c, e);
 		if (r <= 0)
-			return r;
+			return r; /* 0: the limiter's timer brings us back */
 	}
-	net_requeue(net, VIRTIO_NET_TX_QUEUE); /* more later: let the other events in first */
+	defer(net, vq); /* more later: let the other events in first */
 	return 0;
 }

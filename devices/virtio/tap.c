@@ -83,8 +83,12 @@ void tap_close(struct tap *t)
 
 int tap_set_offloads(struct tap *t, unsigned offloads, struct error *e)
 {
-	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)offloads) < 0)
-		return error_errno(e, "TAP '%s': TUNSETOFFLOAD 0x%x", t->name, offloads);
+	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)offloads) < 0) {
+		int err = errno;
+		error_errno(e, "TAP '%s': TUNSETOFFLOAD 0x%x", t->name, offloads);
+		errno = err; /* for tap_error_is_fatal */
+		return -1;
+	}
 	t->offloads = offloads;
 	return 0;
 }

@@ -35,6 +35,7 @@ struct tap {
 int tap_open(struct tap *t, const char *name, struct error *e);
 void tap_close(struct tap *t);
 
+/* -1 with errno set (and e filled) on failure. */
 int tap_set_offloads(struct tap *t, unsigned offloads, struct error *e);
 
 /* readv/writev of one frame (header included). Return bytes or -errno. A read never returns more

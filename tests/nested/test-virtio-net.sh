@@ -130,7 +130,7 @@ run_in_l1() {
     dir=$(nested_guest_dir cloud) || fail "no guest image"
     WORK=$(mktemp -d)
     LOG="$WORK/ember.log"
-    trap 'kill $(jobs -p) 2>/dev/null; ip netns del "$NS" 2>/dev/null; [[ -n "$KEEP_LOG" ]] && cp "$LOG" "$KEEP_LOG"; rm -rf "$WORK"' EXIT
+    trap 'set +e; kill $(jobs -p) 2>/dev/null; ip netns del "$NS" 2>/dev/null; [[ -n "$KEEP_LOG" ]] && cp "$LOG" "$KEEP_LOG"; rm -rf "$WORK"' EXIT
     setup_netns
     start_peers
     start=$(nested_now)
