@@ -7,10 +7,15 @@ PACKAGES=(
 	# build
 	gcc meson ninja-build pkg-config liburing-dev libseccomp-dev libjson-c-dev libssl-dev
 	libhttp-parser-dev
+	# libvirt front end (docs/libvirt.md): libvirt's C API (its test driver is in libvirt0 itself:
+	# no daemon needed) and libxml2; virt-xml-validate checks the test fixtures
+	libvirt-dev libxml2-dev libvirt-clients
 	# unit tests
 	libcriterion-dev acpica-tools
 	# guest images and the nested harness
 	busybox-static cpio gzip xz-utils zstd lz4 binutils qemu-system-x86 qemu-utils
+	# firmware boot (docs/firmware.md): OVMF for --firmware and the nested firmware test
+	ovmf
 	# test tools and peers
 	strace iproute2 socat jq fio e2fsprogs gnuplot-nox curl
 )

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_sev.h"
 #include "cli_tuning.h"
 #include "size.h"
 
@@ -37,27 +38,40 @@ void cli_print_run_help(FILE *out)
 		"                    output still reaches stdout\n"
 		"  --rng             add a virtio-rng device (virtio-pci) fed by the host's getrandom\n"
 		"  --disk SPEC       add a virtio-blk disk (repeatable): path=FILE[,readonly=on]\n"
-		"                    [,direct=on][,queues=N][,serial=ID]; FILE is a raw image or a\n"
-		"                    block device\n"
+		"                    [,direct=on][,queues=N][,serial=ID][,poll_us=N]; FILE is a raw\n"
+		"                    image or a block device; poll_us: queue threads busy-poll up to\n"
+		"                    N microseconds after activity (default 0: off)\n"
 		"  --io-engine E     how disks reach their images: io_uring (default) or sync\n"
 		"  --net SPEC        add a virtio-net device on a host TAP (repeatable):\n"
 		"                    tap=NAME[,id=ID][,mac=MAC][,mtu=N][,rx-bw=R][,rx-ops=R]\n"
 		"                    [,tx-bw=R][,tx-ops=R]; R is a token bucket SIZE:REFILL_MS[:BURST]\n"
 		"                    (docs/devices.md)\n"
+		"  --balloon SPEC    add a virtio-balloon device: size=MiB (taken from the guest at\n"
+		"                    boot)[,deflate_on_oom=on][,free_page_reporting=on]\n"
+		"                    [,stats=SECONDS] (docs/devices.md)\n"
+		"  --vsock SPEC      add a virtio-vsock device: cid=N,uds=PATH[,id=ID]; host processes\n"
+		"                    reach guest port P by sending \"CONNECT P\\n\" on the Unix socket\n"
+		"                    PATH, guest connections to host port P go to PATH_P\n"
 		"  --api-sock PATH   serve the Firecracker-style API on this Unix socket (docs/api.md)\n"
 		"  --config-file F   take the VM from a Firecracker JSON config file instead of the\n"
 		"                    flags above\n"
+		"  --libvirt-xml F   take the VM from a libvirt domain XML file (virsh dumpxml) instead\n"
+		"                    of the flags above; tuning flags may be added (docs/libvirt.md)\n"
+		"  --libvirt-lenient  run the domain without what Ember cannot honour (warnings)\n"
+		"  --vsock-uds PATH  the host Unix socket of the domain's <vsock>\n"
 		"  --sev MODE        a confidential guest: sev, sev-es or snp (needs an AMD EPYC host\n"
 		"                    with it enabled; see docs/sev.md)\n"
 		"  --sev-policy P    the guest policy (default 0x1 sev, 0x5 sev-es, 0x30000 snp)\n"
-		"  --firmware PATH   the OVMF image a confidential guest boots (OvmfPkg/AmdSev);\n"
-		"                    --kernel is then optional (measured direct boot)\n"
+		"  --firmware PATH   boot through this firmware image (OVMF.fd), which loads --kernel,\n"
+		"                    --initrd and --cmdline over fw_cfg; --kernel is then optional\n"
+		"                    (docs/firmware.md). With --sev: an OvmfPkg/AmdSev build\n"
+		"%s"
 		"%s"
 		"  -h, --help        show this help\n"
 		"\n"
 		"Exit status: 0 when the guest powers off or reboots, 1 on a VM failure (triple fault,\n"
 		"KVM error), 2 on a usage error; a test guest may choose its own status (port 0x501).\n",
-		VM_CONFIG_DEFAULT_CMDLINE, VM_CONFIG_MAX_CPUS, cli_tuning_help);
+		VM_CONFIG_DEFAULT_CMDLINE, VM_CONFIG_MAX_CPUS, cli_sev_help, cli_tuning_help);
 }
 
 static int parse_cpus(const char *text, unsigned *ncpus, struct error *e)
@@ -88,7 +102,10 @@ static int parse_memory(const char *text, uint64_t *mem, struct error *e)
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_DISK,
        OPT_IO_ENGINE, OPT_NET, OPT_RNG, OPT_API_SOCK, OPT_CONFIG_FILE, OPT_SEV, OPT_SEV_POLICY,
-       OPT_FIRMWARE };
+       OPT_FIRMWARE, OPT_BALLOON, OPT_VSOCK };
+
+/* The libvirt front end's flags (vmm/libvirt, docs/libvirt.md). */
+enum { OPT_LIBVIRT_XML = 400, OPT_LIBVIRT_LENIENT, OPT_VSOCK_UDS };
 
 /* --disk SPEC, once per disk. */
 static int add_disk(const char *spec, struct vm_config *cfg, struct error *e)
@@ -150,17 +167,31 @@ static int parse_sev_policy(const char *text, uint64_t *policy, struct error *e)
 	return 0;
 }
 
-/* The confidential-guest flags go together: OVMF is what the PSP measures and boots. */
+/* The confidential-guest flags go together: OVMF is what the PSP measures and boots. (--firmware
+ * alone boots an ordinary guest through OVMF: docs/firmware.md.) */
 static int check_sev(const struct vm_config *cfg, struct error *e)
 {
 	if (cfg->sev == VM_SEV_OFF && cfg->sev_policy)
 		return error_set(e, "--sev-policy needs --sev");
-	if (cfg->sev == VM_SEV_OFF && cfg->firmware_path)
-		return error_set(e, "--firmware needs --sev (Ember boots OVMF only for confidential "
-				 "guests)");
 	if (cfg->sev != VM_SEV_OFF && !cfg->firmware_path)
 		return error_set(e, "--sev needs --firmware OVMF.fd (an OvmfPkg/AmdSev build; see "
 				 "docs/sev.md)");
+	return cli_sev_check(cfg, e);
+}
+
+/* --libvirt-xml describes the whole VM, as --config-file does; its two companions need it. */
+static int check_libvirt(const struct vm_config *cfg, const char *vm_flag, struct error *e)
+{
+	if (cfg->libvirt_xml && vm_flag)
+		return error_set(e, "--libvirt-xml cannot be combined with '--%s': the domain "
+				 "describes the VM", vm_flag);
+	if (cfg->libvirt_xml && cfg->config_file)
+		return error_set(e, "--libvirt-xml and --config-file both describe the VM: use one");
+	if (!cfg->libvirt_xml && cfg->libvirt_lenient)
+		return error_set(e, "--libvirt-lenient needs --libvirt-xml");
+	if (!cfg->libvirt_xml && cfg->libvirt_vsock_uds)
+		return error_set(e, "--vsock-uds needs --libvirt-xml (with flags, --vsock cid=N,"
+				 "uds=PATH)");
 	return 0;
 }
 
@@ -177,9 +208,15 @@ static const struct option run_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "libvirt-xml", required_argument, NULL, OPT_LIBVIRT_XML },
+	{ "libvirt-lenient", no_argument, NULL, OPT_LIBVIRT_LENIENT },
+	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
 	{ "sev", required_argument, NULL, OPT_SEV },
 	{ "sev-policy", required_argument, NULL, OPT_SEV_POLICY },
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	CLI_SEV_OPTIONS,
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	CLI_TUNING_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -189,6 +226,8 @@ static int apply_option(int opt, const char *arg, struct vm_config *cfg, struct 
 {
 	if (opt >= OPT_TUNING_FIRST && opt < OPT_TUNING_END)
 		return cli_tuning_apply(opt, arg, cfg, e);
+	if (opt >= OPT_SEV_FIRST && opt < OPT_SEV_END)
+		return cli_sev_apply(opt, arg, cfg, e);
 	switch (opt) {
 	case OPT_KERNEL:
 		cfg->kernel_path = arg;
@@ -220,6 +259,15 @@ static int apply_option(int opt, const char *arg, struct vm_config *cfg, struct 
 	case OPT_CONFIG_FILE:
 		cfg->config_file = arg;
 		return 0;
+	case OPT_LIBVIRT_XML:
+		cfg->libvirt_xml = arg;
+		return 0;
+	case OPT_LIBVIRT_LENIENT:
+		cfg->libvirt_lenient = true;
+		return 0;
+	case OPT_VSOCK_UDS:
+		cfg->libvirt_vsock_uds = arg;
+		return 0;
 	case OPT_SEV:
 		return parse_sev(arg, &cfg->sev, e);
 	case OPT_SEV_POLICY:
@@ -227,6 +275,14 @@ static int apply_option(int opt, const char *arg, struct vm_config *cfg, struct 
 	case OPT_FIRMWARE:
 		cfg->firmware_path = arg;
 		return 0;
+	case OPT_BALLOON:
+		if (cfg->balloon.enabled)
+			return error_set(e, "--balloon: given twice (a VM has one balloon)");
+		return balloon_options_parse(arg, &cfg->balloon, e);
+	case OPT_VSOCK:
+		if (cfg->vsock.enabled)
+			return error_set(e, "--vsock: given twice (a VM has one vsock device)");
+		return vsock_options_parse(arg, &cfg->vsock, e) < 0 ? error_prefix(e, "--vsock") : 0;
 	}
 	return error_set(e, "internal: unhandled option %d", opt);
 }
@@ -264,7 +320,9 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 		cpus_given |= opt == OPT_CPUS;
 		cmdline_given |= opt == OPT_CMDLINE;
 		if (longindex >= 0 && ((opt >= OPT_KERNEL && opt <= OPT_RNG) ||
-				       (opt >= OPT_SEV && opt <= OPT_FIRMWARE)))
+				       (opt >= OPT_SEV && opt <= OPT_FIRMWARE) || opt == OPT_BALLOON ||
+				       (opt >= OPT_SEV_FIRST && opt < OPT_SEV_END) ||
+				       opt == OPT_VSOCK))
 			vm_flag = run_options[longindex].name;
 	}
 	if (optind < argc) {
@@ -276,13 +334,16 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 			  vm_flag);
 		return CLI_USAGE_ERROR;
 	}
+	if (check_libvirt(cfg, vm_flag, e) < 0)
+		return CLI_USAGE_ERROR;
 	if (check_sev(cfg, e) < 0)
 		return CLI_USAGE_ERROR;
-	if (!cfg->kernel_path && !cfg->config_file && cfg->sev == VM_SEV_OFF) {
+	if (!cfg->kernel_path && !cfg->config_file && !cfg->libvirt_xml && !cfg->firmware_path) {
 		error_set(e, "--kernel is required (see 'ember run --help')");
 		return CLI_USAGE_ERROR;
 	}
-	if (cli_tuning_finish(cfg, cpus_given, e) < 0)
+	/* With --libvirt-xml the vCPU count comes from the XML: vmm/libvirt checks the tuning. */
+	if (!cfg->libvirt_xml && cli_tuning_finish(cfg, cpus_given, e) < 0)
 		return CLI_USAGE_ERROR;
 	if (cfg->console == VM_CONSOLE_VIRTIO && !cmdline_given)
 		cfg->cmdline = VM_CONFIG_VIRTIO_CONSOLE_CMDLINE;

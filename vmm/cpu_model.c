@@ -6,6 +6,7 @@
 
 #define HOST_CPU_DIR   "/sys/devices/system/cpu"
 #define LAPIC_ID_REG   0x20
+#define XAPIC_MAX_UNICAST_ID 254 /* 255 is the xAPIC's broadcast */
 
 static int load_template(struct cpu_model *m, const struct vm_config *cfg,
 			 struct kvm_cpuid2 *cpuid, int kvm_fd, struct error *e)
@@ -56,6 +57,51 @@ static int resolve_topology(struct cpu_model *m, const struct vm_config *cfg,
 	return 0;
 }
 
+/* The highest APIC id the topology hands out: KVM creates each vCPU with its APIC id as vcpu id. */
+static uint32_t highest_apic_id(const struct topology *t)
+{
+	uint32_t highest = 0;
+	for (unsigned i = 0; i < t->ncpus; i++) {
+		uint32_t id = topology_apic_id(t, i);
+		highest = id > highest ? id : highest;
+	}
+	return highest;
+}
+
+/* KVM's limits: vCPUs per VM (KVM_CAP_MAX_VCPUS) and vcpu ids (KVM_CAP_MAX_VCPU_ID). APIC ids
+ * past the xAPIC's 254 (255 is its broadcast) need KVM's x2APIC API: 32-bit ids in LAPIC state
+ * and MSI routes, 0xff no longer a broadcast in x2APIC mode, and KVM's rule that lets an x2APIC
+ * sender reach a vCPU still in xAPIC mode by an id above 255, which is how INIT/SIPI start every
+ * AP past 255 (APs leave reset in xAPIC mode). Before the first vCPU. */
+static int check_vcpu_limits(const struct topology *t, int vm_fd, struct error *e)
+{
+	int max = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && t->ncpus > (unsigned)max)
+		return error_set(e, "--cpus %u: this KVM allows at most %d vCPUs in a VM "
+				 "(KVM_CAP_MAX_VCPUS)", t->ncpus, max);
+	uint32_t highest = highest_apic_id(t);
+	int max_id = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPU_ID);
+	if (max_id <= 0)
+		max_id = max;
+	if (max_id > 0 && highest >= (unsigned)max_id)
+		return error_set(e, "the topology's highest APIC id is %u, and this KVM's vCPU ids "
+				 "stop at %d (KVM_CAP_MAX_VCPU_ID)", highest, max_id - 1);
+	if (highest <= XAPIC_MAX_UNICAST_ID)
+		return 0;
+	const uint64_t want = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
+	int api = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X2APIC_API);
+	if (api < 0 || ((uint64_t)api & want) != want)
+		return error_set(e, "APIC ids above %d (here up to %u) need KVM's x2APIC API, which "
+				 "this KVM lacks (KVM_CAP_X2APIC_API = 0x%x)", XAPIC_MAX_UNICAST_ID,
+				 highest, api < 0 ? 0 : api);
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X2APIC_API, .args = { want } };
+	if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return error_errno(e, "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API, 32-bit ids)");
+	return 0;
+}
+
 int cpu_model_prepare(struct cpu_model *m, const struct vm_config *cfg, int kvm_fd, int vm_fd,
 		      struct kvm_cpuid2 **cpuid, struct error *e)
 {
@@ -67,7 +113,9 @@ int cpu_model_prepare(struct cpu_model *m, const struct vm_config *cfg, int kvm_
 	    load_template(m, cfg, *cpuid, kvm_fd, e) < 0)
 		return -1;
 	exits_pv_cpuid(*cpuid, &m->exits);
-	return resolve_topology(m, cfg, *cpuid, e);
+	if (resolve_topology(m, cfg, *cpuid, e) < 0)
+		return -1;
+	return check_vcpu_limits(&m->topo, vm_fd, e);
 }
 
 void cpu_model_plain_topology(const struct cpu_model *m, struct cpuid_topology *out)

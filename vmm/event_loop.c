@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* What this process learned about io_uring: 0 not yet known, 1 usable, -errno unusable. The first
  * ring a loop creates is the probe, so a VM pays for no extra ring; later failures of a usable
@@ -49,20 +51,62 @@ int event_loop_probe(struct error *e)
 	return state < 0 ? explain_io_uring_error(-state, e) : 0;
 }
 
-int event_loop_init(struct event_loop *l, unsigned entries, struct error *e)
+static int init_ring(struct event_loop *l, unsigned entries, unsigned flags, struct error *e)
 {
 	memset(l, 0, sizeof(*l));
 	int state = atomic_load(&io_uring_state);
 	if (state < 0)
 		return explain_io_uring_error(-state, e);
-	int rc = io_uring_queue_init(entries, &l->ring, 0);
+	int rc = io_uring_queue_init(entries, &l->ring, flags);
+	if (rc == -EINVAL && flags)
+		return -2; /* flags this kernel lacks: the caller retries without */
 	if (rc < 0) {
 		int unknown = 0;
 		atomic_compare_exchange_strong(&io_uring_state, &unknown, rc);
 		return explain_io_uring_error(-rc, e);
 	}
 	atomic_store(&io_uring_state, 1);
+	l->setup_flags = flags;
 	l->initialized = true;
+	return 0;
+}
+
+int event_loop_init(struct event_loop *l, unsigned entries, struct error *e)
+{
+	return init_ring(l, entries, 0, e);
+}
+
+/* Known to the kernel since 6.1; what this process learned: 0 unknown, 1 yes, -1 no. */
+static atomic_int single_thread_flags_state;
+
+int event_loop_init_single_thread(struct event_loop *l, unsigned entries, struct error *e)
+{
+	/* TASKRUN_FLAG: a thread that polls instead of waiting sees IORING_SQ_TASKRUN when
+	 * completions wait for it to enter the kernel. */
+	const unsigned flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			       IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
+	if (atomic_load(&single_thread_flags_state) >= 0) {
+		int rc = init_ring(l, entries, flags, e);
+		if (rc != -2) {
+			if (rc == 0)
+				atomic_store(&single_thread_flags_state, 1);
+			return rc;
+		}
+		atomic_store(&single_thread_flags_state, -1);
+	}
+	return init_ring(l, entries, 0, e);
+}
+
+int event_loop_claim(struct event_loop *l)
+{
+	if (!(l->setup_flags & IORING_SETUP_R_DISABLED))
+		return 0;
+	/* liburing 2.3 declares io_uring_enable_rings but does not export it. */
+	long rc = syscall(__NR_io_uring_register, l->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+			  NULL, 0);
+	if (rc < 0)
+		return -errno;
+	l->setup_flags &= ~IORING_SETUP_R_DISABLED;
 	return 0;
 }
 

@@ -20,6 +20,7 @@ struct ev_op {
 
 struct event_loop {
 	struct io_uring ring;
+	unsigned setup_flags;   /* IORING_SETUP_* the ring was created with */
 	bool running;
 	bool initialized;
 };
@@ -29,6 +30,14 @@ struct event_loop {
 int event_loop_probe(struct error *e);
 
 int event_loop_init(struct event_loop *l, unsigned entries, struct error *e);
+/* A ring that one thread alone will run, created with IORING_SETUP_SINGLE_ISSUER |
+ * IORING_SETUP_DEFER_TASKRUN where the kernel has them (Linux 6.1+; otherwise a plain ring, see
+ * l->setup_flags): completions then run in that thread when it waits, in one batch, instead of
+ * interrupting it one by one. The ring starts disabled so another thread may set it up
+ * (registrations); the running thread calls event_loop_claim before its first submission. */
+int event_loop_init_single_thread(struct event_loop *l, unsigned entries, struct error *e);
+/* Makes the calling thread the ring's only submitter (no-op for other rings). 0 or -errno. */
+int event_loop_claim(struct event_loop *l);
 void event_loop_destroy(struct event_loop *l);
 
 /* One-shot readiness wait on fd for poll_mask (POLLIN, ...). */

@@ -14,8 +14,9 @@
 			 KVM_X86_DISABLE_EXITS_MWAIT)
 
 /* PV features that work with KVM alone. Left out: MSI_EXT_DEST_ID (KVM's IOAPIC has 8-bit
- * destinations), HC_MAP_GPA_RANGE (a hypercall exit Ember does not handle; SEV only) and
- * MIGRATION_CONTROL (an MSR for userspace). */
+ * destinations), HC_MAP_GPA_RANGE (an SEV guest would report encryption changes for migration
+ * with it; SNP's page-state changes reach Ember as that hypercall's exit without the bit:
+ * vmm/vm_sev.c) and MIGRATION_CONTROL (an MSR for userspace). */
 #define PV_FEATURES_OFFERED                                                                  \
 	(1u << KVM_FEATURE_CLOCKSOURCE | 1u << KVM_FEATURE_NOP_IO_DELAY |                    \
 	 1u << KVM_FEATURE_CLOCKSOURCE2 | 1u << KVM_FEATURE_ASYNC_PF |                       \

@@ -11,6 +11,7 @@
 enum boot_mode {
 	BOOT_LINUX64, /* 64-bit boot protocol: long mode, paging on, RSI = zero page */
 	BOOT_PVH32,   /* PVH: 32-bit protected mode, paging off, EBX = hvm_start_info */
+	BOOT_FIRMWARE, /* firmware (--firmware): the reset vector, real mode at F000:FFF0 */
 };
 
 struct boot_spec {

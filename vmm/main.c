@@ -10,10 +10,8 @@
 #include "api/api_main.h"
 #include "cli.h"
 #include "error.h"
-#include "vm.h"
-
-#define EXIT_RUNTIME_ERROR 1
-#define EXIT_USAGE_ERROR   2
+#include "libvirt/libvirt_cli.h"
+#include "vm_runner.h"
 
 static void print_usage(FILE *out)
 {
@@ -29,6 +27,7 @@ static void print_usage(FILE *out)
 		"  caps      show what this host offers a VMM ('ember caps --json' for JSON)\n"
 		"  sev       SEV/SEV-ES/SEV-SNP launch digests and attestation reports\n"
 		"  bench     benchmarks ('ember bench density')\n"
+		"  libvirt   run a domain defined in libvirt ('ember libvirt --help')\n"
 		"  version   print the version\n"
 		"  help      show this help\n");
 }
@@ -53,23 +52,11 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 	case CLI_PARSED:
 		break;
 	}
+	if (cfg.libvirt_xml)
+		return libvirt_run_from_cli(&cfg, start_ns);
 	if (cfg.api_sock_path || cfg.config_file)
 		return api_run_from_cli(&cfg, start_ns);
-
-	static struct vm vm; /* large; lives for the whole process */
-	int status;
-	if (vm_create(&vm, &cfg, start_ns, &e) < 0) {
-		fprintf(stderr, "ember: %s\n", e.msg);
-		status = EXIT_RUNTIME_ERROR;
-	} else {
-		status = vm_run(&vm, &e);
-		if (status < 0) {
-			fprintf(stderr, "ember: %s\n", e.msg);
-			status = EXIT_RUNTIME_ERROR;
-		}
-	}
-	vm_destroy(&vm);
-	return status;
+	return vm_run_config(&cfg, start_ns);
 }
 
 int main(int argc, char **argv)
@@ -92,6 +79,8 @@ int main(int argc, char **argv)
 		return sev_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench") == 0)
 		return bench_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "libvirt") == 0)
+		return libvirt_main(argc - 1, argv + 1, start_ns);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
 		printf("ember %s\n", EMBER_VERSION);
 		return 0;

@@ -11,6 +11,7 @@
 #include "../arch/x86/cpuid.h"
 #include "../arch/x86/regs.h"
 #include "vm.h"
+#include "vm_sev.h"
 
 /* Signal used to pull a vCPU thread out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -93,7 +94,11 @@ static void report_fatal(struct vcpu *v, const char *what)
 {
 	count(&v->exits.failures);
 	fprintf(stderr, "ember: vCPU %u: %s\n", v->index, what);
-	regs_dump(v->fd, stderr);
+	if (vm_sev_state_encrypted(v->vm))
+		fprintf(stderr, "  (no registers: this SEV-ES/SNP guest's state is encrypted in its "
+			"VMSA, which KVM cannot read)\n");
+	else
+		regs_dump(v->fd, stderr);
 	vm_request_stop(v->vm, 1);
 }
 
@@ -159,6 +164,17 @@ static bool handle_exit(struct vcpu *v)
 		/* Only without an in-kernel LAPIC; ours has one, so a halted vCPU never exits. */
 		count(&v->exits.hlt);
 		return true;
+	case KVM_EXIT_HYPERCALL: {
+		/* SNP's page-state changes (KVM_HC_MAP_GPA_RANGE): the only one Ember enables. */
+		bool run_on;
+		if (vm_sev_exit(v, 0, 0, &run_on))
+			return run_on;
+		count(&v->exits.other);
+		snprintf(what, sizeof(what), "unexpected hypercall %llu",
+			 (unsigned long long)run->hypercall.nr);
+		report_fatal(v, what);
+		return false;
+	}
 	default:
 		count(&v->exits.other);
 		snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
@@ -213,8 +229,15 @@ static void *vcpu_thread(void *arg)
 				v->run->immediate_exit = 0;
 				continue;
 			}
+			int err = errno;
+			bool run_on; /* SNP's KVM_EXIT_MEMORY_FAULT (EFAULT): vm_sev.c */
+			if (vm_sev_exit(v, -1, err, &run_on)) {
+				if (run_on)
+					continue;
+				break;
+			}
 			char what[96];
-			snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(errno));
+			snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(err));
 			report_fatal(v, what);
 			break;
 		}

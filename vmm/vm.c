@@ -22,15 +22,19 @@
 #include "../devices/legacy/rtc.h"
 #include "../devices/legacy/serial.h"
 #include "../devices/pci/pci.h"
+#include "../devices/virtio/balloon.h"
 #include "../devices/virtio/blk.h"
 #include "../devices/virtio/console.h"
 #include "../devices/virtio/net.h"
 #include "../devices/virtio/rng.h"
+#include "../devices/virtio/vsock.h"
 #include "cpu_list.h"
 #include "cpu_model.h"
 #include "irq.h"
 #include "memory_report.h"
 #include "vcpu.h"
+#include "vm_firmware.h"
+#include "vm_sev.h"
 
 /* Intel VMX needs these two pages for real-mode emulation; they sit in the 32-bit hole, out of
  * the way of RAM and devices. AMD ignores them but setting them is harmless. */
@@ -74,9 +78,12 @@ static int create_kvm_vm(struct vm *vm, struct error *e)
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
 		return error_errno(e, "KVM_CREATE_VM");
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+	/* A firmware image ends at 4 GiB, over the usual pages: they move below it then. */
+	bool fw = vm_boots_firmware(&vm->cfg);
+	unsigned long tss = fw ? LAYOUT_FW_KVM_PAGES + 0x1000 : KVM_TSS_ADDR;
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, tss) < 0)
 		return error_errno(e, "KVM_SET_TSS_ADDR");
-	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
+	uint64_t identity = fw ? LAYOUT_FW_KVM_PAGES : KVM_IDENTITY_MAP_ADDR;
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
 		return error_errno(e, "KVM_SET_IDENTITY_MAP_ADDR");
 	/* In-kernel PIC, IOAPIC and LAPICs: interrupts and INIT/SIPI never leave the kernel. */
@@ -102,7 +109,8 @@ static void on_console_quit(void *opaque)
 /* PCI exists only when a PCI device is asked for: other guests boot without a PCI scan. */
 static unsigned vm_pci_buses(const struct vm_config *cfg)
 {
-	return cfg->rng || cfg->console == VM_CONSOLE_VIRTIO || cfg->ndisks || cfg->nnets
+	return cfg->rng || cfg->console == VM_CONSOLE_VIRTIO || cfg->ndisks || cfg->nnets ||
+		       cfg->balloon.enabled || cfg->vsock.enabled || cfg->firmware_path /* --sev too */
 		       ? PCI_ECAM_BUSES : 0;
 }
 
@@ -125,7 +133,8 @@ static int create_pci_devices(struct vm *vm, struct error *e)
 {
 	if (!vm_pci_buses(&vm->cfg))
 		return 0;
-	if (!(vm->pci = pci_bus_create(&vm->pio, &vm->mmio, vm->vm_fd, e)))
+	if (!(vm->pci = vm->firmware ? vm_firmware_create_pci(vm, e)
+				     : pci_bus_create(&vm->pio, &vm->mmio, vm->vm_fd, e)))
 		return -1;
 	if (vm->cfg.rng && !(vm->rng = virtio_rng_create(vm->pci, vm->vm_fd, &vm->mem, e)))
 		return -1;
@@ -138,6 +147,13 @@ static int create_pci_devices(struct vm *vm, struct error *e)
 	for (unsigned i = 0; i < vm->cfg.nnets; i++)
 		if (!(vm->nets[i] = virtio_net_create(vm->pci, vm->vm_fd, &vm->mem, &vm->cfg.nets[i], e)))
 			return -1;
+	/* The balloon learns the RAM's backing (anon, memfd, hugetlb) from vm->mem itself. */
+	if (vm->cfg.balloon.enabled &&
+	    !(vm->balloon = virtio_balloon_create(vm->pci, vm->vm_fd, &vm->mem, &vm->cfg.balloon, e)))
+		return -1;
+	if (vm->cfg.vsock.enabled &&
+	    !(vm->vsock = virtio_vsock_create(vm->pci, vm->vm_fd, &vm->mem, &vm->cfg.vsock, e)))
+		return -1;
 	return 0;
 }
 
@@ -161,11 +177,15 @@ static int create_devices(struct vm *vm, struct error *e)
 	    debug_port_attach(vm->debug_port, &vm->pio, e) < 0)
 		return error_prefix(e, "devices");
 	i8042_set_irq(vm->i8042, &(struct irq_line){ .vm_fd = vm->vm_fd, .gsi = IRQ_I8042_KBD });
+	if (vm->firmware && vm_firmware_attach(vm, e) < 0)
+		return -1;
 	return create_pci_devices(vm, e);
 }
 
 static int load_guest(struct vm *vm, const struct cpu_model *model, struct error *e)
 {
+	if (vm_boots_firmware(&vm->cfg)) /* the firmware loads the kernel (fw_cfg) */
+		return vm_firmware_prepare(vm, model, e);
 	uint64_t rsdp = 0;
 	uint32_t apic_ids[VM_CONFIG_MAX_CPUS];
 	topology_apic_ids(&model->topo, apic_ids); /* the MADT lists what CPUID says */
@@ -248,7 +268,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, str
 	vm->console.quit = on_console_quit;
 	vm->console.quit_opaque = vm;
 
-	if (open_kvm(vm, e) < 0 || check_confidential(vm, e) < 0 || create_kvm_vm(vm, e) < 0)
+	if (open_kvm(vm, e) < 0 || check_confidential(vm, e) < 0)
+		return -1;
+	if (cfg->sev != VM_SEV_OFF) /* the confidential launch builds the VM its own way */
+		return vm_sev_create(vm, e);
+	if (create_kvm_vm(vm, e) < 0)
 		return -1;
 	if (guest_mem_init_backed(&vm->mem, cfg->mem_size, &cfg->memory, e) < 0 ||
 	    guest_mem_register(&vm->mem, vm->vm_fd, e) < 0)
@@ -261,6 +285,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, str
 			 create_vcpus(vm, &model, e) < 0 ? -1 : 0;
 	cpu_model_free(&model);
 	return rc;
+}
+
+int vm_create_devices(struct vm *vm, struct error *e)
+{
+	return create_devices(vm, e);
+}
+
+int vm_create_vcpus(struct vm *vm, const struct cpu_model *model, struct error *e)
+{
+	return create_vcpus(vm, model, e);
 }
 
 void vm_request_stop(struct vm *vm, int status)
@@ -405,6 +439,9 @@ static void destroy_devices(struct vm *vm)
 		virtio_blk_destroy(vm->disks[i]); /* waits for host I/O in flight, stops its threads */
 	for (unsigned i = 0; i < NET_MAX_DEVICES; i++)
 		virtio_net_destroy(vm->nets[i]); /* stops its thread, closes the TAP */
+	virtio_balloon_destroy(vm->balloon); /* stops its thread */
+	virtio_vsock_destroy(vm->vsock); /* stops its thread, closes connections, removes the uds */
+	vm_firmware_destroy(vm); /* its LPC function sits on the PCI bus */
 	pci_bus_destroy(vm->pci);
 	if (vm->serial)
 		serial_destroy(vm->serial);
@@ -428,6 +465,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	free(vm->apic_ids);
 	free(vm->cpuid);
+	vm_sev_destroy(vm->sev); /* the launch's fds, firmware range, plan */
 	destroy_devices(vm);
 	console_destroy(&vm->console);
 	event_loop_destroy(&vm->loop);

@@ -30,6 +30,11 @@ struct virtio_rng;
 struct virtio_console;
 struct virtio_blk;
 struct virtio_net;
+struct virtio_vsock;
+struct virtio_balloon;
+struct vm_firmware;
+struct vm_sev;
+struct cpu_model;
 
 /* Pause/resume (PATCH /vm): vCPU threads park between two KVM_RUNs while `requested` is set. */
 struct vm_pause {
@@ -67,6 +72,10 @@ struct vm {
 	struct virtio_console *vcon; /* --console virtio */
 	struct virtio_blk *disks[VIRTIO_BLK_MAX_DISKS]; /* --disk, cfg.ndisks of them */
 	struct virtio_net *nets[NET_MAX_DEVICES]; /* --net, cfg.nnets of them */
+	struct virtio_vsock *vsock;     /* --vsock */
+	struct virtio_balloon *balloon; /* --balloon */
+	struct vm_firmware *firmware;   /* --firmware without --sev (vmm/vm_firmware.c) */
+	struct vm_sev *sev;             /* --sev: the confidential launch (vmm/vm_sev.c) */
 
 	struct event_loop loop;     /* the control loop: console input, signals, stop requests */
 	struct console console;
@@ -84,6 +93,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, str
 /* Starts the vCPUs and runs the control loop until the VM stops. Returns the exit status. */
 int vm_run(struct vm *vm, struct error *e);
 void vm_destroy(struct vm *vm);
+
+/* Steps of vm_create a confidential VM (vmm/vm_sev.c) takes too: the devices (with a firmware
+ * boot's, when vm->firmware is set) and the vCPUs (vm->boot.mode BOOT_FIRMWARE: reset state). */
+int vm_create_devices(struct vm *vm, struct error *e);
+int vm_create_vcpus(struct vm *vm, const struct cpu_model *model, struct error *e);
 
 /* Asks the VM to stop with `status` (the first request wins). Safe from any thread. */
 void vm_request_stop(struct vm *vm, int status);

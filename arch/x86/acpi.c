@@ -2,13 +2,21 @@
  *
  *   LAYOUT_ACPI_START: RSDP -> XSDT -> { FADT -> DSDT, MADT }
  *
+ * or, for a guest that boots through firmware, into host buffers that fw_cfg serves with a QEMU
+ * linker/loader script (acpi_build_blobs): the pointers then hold offsets into the tables blob,
+ * and every pointer and checksum is listed so that the script can fix them up where the firmware
+ * puts the blob.
+ *
  * The platform is "hardware-reduced" (ACPI 6.3 section 4.1): no PM1/GPE blocks, no SCI, no FACS.
  * Power-off goes through the FADT sleep control register, which devices/legacy/acpi_sleep.c
  * implements. Tables are packed one after another, 16-byte aligned, and each is checksummed. */
 #include "acpi.h"
 
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "acpi_loader.h"
 #include "acpi_tables.h"
 #include "aml.h"
 #include "layout.h"
@@ -35,7 +43,7 @@
 #define ACPI_PCI_CONFIG_PORT_LEN 8
 #define ACPI_PCI_ECAM_BUS_SIZE   (1ULL << 20)
 
-#define ACPI_MAX_CPUS          255
+#define ACPI_MAX_CPUS          1024
 #define ACPI_TABLE_ALIGN       16
 /* MADT processor uid meaning "every processor" in the Local (x2)APIC NMI structures. */
 #define ACPI_UID_ALL_XAPIC     0xff
@@ -56,13 +64,40 @@
 	(sizeof(struct acpi_madt) + ACPI_MAX_CPUS * sizeof(struct acpi_madt_local_x2apic) +      \
 	 sizeof(struct acpi_madt_io_apic) + sizeof(struct acpi_madt_int_override) +             \
 	 sizeof(struct acpi_madt_local_apic_nmi) + sizeof(struct acpi_madt_local_x2apic_nmi))
-_Static_assert(ACPI_MADT_MAX_SIZE + 8192 <= LAYOUT_ACPI_SIZE, "ACPI area too small for 255 vCPUs");
+_Static_assert(ACPI_MADT_MAX_SIZE + 8192 <= LAYOUT_ACPI_SIZE, "ACPI area too small for the vCPUs");
 
-/* A bump allocator over the ACPI area; the area was checked to be in guest RAM. */
-struct acpi_area {
-	uint8_t *host;   /* host address of LAYOUT_ACPI_START */
-	uint64_t used;   /* bytes handed out */
+/* Where the tables' pointers and checksums are (blob mode), as offsets from the area's start.
+ * Ember's tables have at most 5 of each; the arrays are sized with room to spare. */
+#define ACPI_MAX_FIXUPS 16
+struct acpi_pointer_fixup {
+	uint32_t offset;
+	uint8_t size;
 };
+struct acpi_checksum_fixup {
+	uint32_t offset, start, length;
+};
+struct acpi_fixups {
+	struct acpi_pointer_fixup ptr[ACPI_MAX_FIXUPS];
+	struct acpi_checksum_fixup sum[ACPI_MAX_FIXUPS];
+	unsigned nptr, nsum;
+};
+
+/* A bump allocator over the ACPI area: guest RAM at LAYOUT_ACPI_START (checked to be in RAM), or
+ * a host buffer whose addresses start at 0 (blob mode, fix != NULL). */
+struct acpi_area {
+	uint8_t *host;   /* host address of `base` */
+	uint64_t base;   /* the address tables are built for */
+	uint64_t used;   /* bytes handed out */
+	struct acpi_fixups *fix; /* blob mode: pointers and checksums to list */
+};
+
+/* Blob mode: the `size`-byte pointer field at address `at` holds a table address. */
+static void acpi_note_pointer(struct acpi_area *ar, uint64_t at, uint8_t size)
+{
+	if (ar->fix && ar->fix->nptr < ACPI_MAX_FIXUPS)
+		ar->fix->ptr[ar->fix->nptr++] = (struct acpi_pointer_fixup){
+			.offset = (uint32_t)(at - ar->base), .size = size };
+}
 
 static void *acpi_alloc(struct acpi_area *ar, uint64_t size, const char *what, uint64_t *gpa,
 			struct error *e)
@@ -78,7 +113,7 @@ static void *acpi_alloc(struct acpi_area *ar, uint64_t size, const char *what, u
 	 * the rest of the area stays untouched (never-faulted) guest memory. */
 	memset(ar->host + ar->used, 0, at + size - ar->used);
 	ar->used = at + size;
-	*gpa = LAYOUT_ACPI_START + at;
+	*gpa = ar->base + at;
 	return ar->host + at;
 }
 
@@ -122,11 +157,24 @@ static void acpi_header_init(struct acpi_header *h, const char signature[4], uin
 	h->creator_revision = ACPI_CREATOR_REVISION;
 }
 
-/* Call last, once the whole table is written. */
-static void acpi_header_seal(struct acpi_header *h)
+/* Call last, once the whole table (at address gpa) is written. In blob mode the checksum is left
+ * zero and listed: the firmware computes it once the pointers are final. */
+static void acpi_header_seal(struct acpi_area *ar, struct acpi_header *h, uint64_t gpa)
 {
 	h->checksum = 0;
-	h->checksum = acpi_checksum(h, h->length);
+	if (!ar->fix) {
+		h->checksum = acpi_checksum(h, h->length);
+	} else if (ar->fix->nsum < ACPI_MAX_FIXUPS) {
+		uint32_t start = (uint32_t)(gpa - ar->base);
+		ar->fix->sum[ar->fix->nsum++] = (struct acpi_checksum_fixup){
+			.offset = start + (uint32_t)offsetof(struct acpi_header, checksum),
+			.start = start, .length = h->length };
+	}
+}
+
+static uint64_t acpi_ecam_base(const struct acpi_config *cfg)
+{
+	return cfg->ecam_base ? cfg->ecam_base : LAYOUT_PCI_ECAM_START;
 }
 
 /* --- DSDT --- */
@@ -198,7 +246,7 @@ static void acpi_dsdt_pci_root(struct aml *a, const struct acpi_config *cfg)
 	aml_name_integer(a, "_UID", 0);
 	aml_name(a, "_CRS");
 	crs = aml_resource_template(a);
-	aml_res_memory32_fixed(a, true, (uint32_t)LAYOUT_PCI_ECAM_START,
+	aml_res_memory32_fixed(a, true, (uint32_t)acpi_ecam_base(cfg),
 			       (uint32_t)(cfg->pci_buses * ACPI_PCI_ECAM_BUS_SIZE));
 	aml_end(a, crs);
 	aml_end(a, res);
@@ -239,7 +287,7 @@ static int acpi_build_dsdt(struct acpi_area *ar, const struct acpi_config *cfg, 
 	if (h) {
 		acpi_header_init(h, "DSDT", (uint32_t)size, ACPI_DSDT_REVISION);
 		memcpy(h + 1, a.data, a.len);
-		acpi_header_seal(h);
+		acpi_header_seal(ar, h, *gpa);
 	}
 	aml_release(&a);
 	return h ? 0 : -1;
@@ -263,6 +311,8 @@ static int acpi_build_fadt(struct acpi_area *ar, uint64_t dsdt_gpa, uint64_t *gp
 	/* No FACS: allowed when HW_REDUCED_ACPI is set (both FIRMWARE_CTRL fields zero). */
 	f->dsdt = (uint32_t)dsdt_gpa;  /* the area is below 1 MiB; both pointers agree */
 	f->x_dsdt = dsdt_gpa;
+	acpi_note_pointer(ar, *gpa + offsetof(struct acpi_fadt, dsdt), sizeof(f->dsdt));
+	acpi_note_pointer(ar, *gpa + offsetof(struct acpi_fadt, x_dsdt), sizeof(f->x_dsdt));
 	/* Preferred_PM_Profile 0 (unspecified): a VM is neither desktop nor server hardware, and a
 	 * profile would make guests guess at power policy. SCI_INT, SMI_CMD and every PM1/PM2/PM_TMR/GPE
 	 * block stay zero: a HW-reduced platform has none of them. */
@@ -291,7 +341,7 @@ static int acpi_build_fadt(struct acpi_area *ar, uint64_t dsdt_gpa, uint64_t *gp
 	f->sleep_control_reg = acpi_gas_io8(PORT_ACPI_SLEEP_CONTROL);
 	f->sleep_status_reg = acpi_gas_io8(PORT_ACPI_SLEEP_STATUS);
 	memcpy(&f->hypervisor_vendor_id, ACPI_HYPERVISOR_ID, sizeof(f->hypervisor_vendor_id));
-	acpi_header_seal(&f->header);
+	acpi_header_seal(ar, &f->header, *gpa);
 	return 0;
 }
 
@@ -383,7 +433,7 @@ static int acpi_build_madt(struct acpi_area *ar, const struct acpi_config *cfg, 
 		memcpy(p, &x2nmi, sizeof(x2nmi));
 		p += sizeof(x2nmi);
 	}
-	acpi_header_seal(&m->header);
+	acpi_header_seal(ar, &m->header, *gpa);
 	return 0;
 }
 
@@ -411,10 +461,10 @@ static int acpi_build_mcfg(struct acpi_area *ar, const struct acpi_config *cfg, 
 	if (!m)
 		return -1;
 	acpi_header_init(&m->header, "MCFG", (uint32_t)size, ACPI_MCFG_REVISION);
-	struct acpi_mcfg_allocation alloc = { .base = LAYOUT_PCI_ECAM_START, .segment = 0,
+	struct acpi_mcfg_allocation alloc = { .base = acpi_ecam_base(cfg), .segment = 0,
 		.start_bus = 0, .end_bus = (uint8_t)(cfg->pci_buses - 1) };
 	memcpy(m + 1, &alloc, sizeof(alloc));
-	acpi_header_seal(&m->header);
+	acpi_header_seal(ar, &m->header, *gpa);
 	return 0;
 }
 
@@ -430,7 +480,9 @@ static int acpi_build_xsdt(struct acpi_area *ar, const uint64_t *tables, unsigne
 	acpi_header_init(h, "XSDT", (uint32_t)size, ACPI_XSDT_REVISION);
 	/* Entries are 64-bit and only 4-byte aligned in the table: copy, don't cast. */
 	memcpy(h + 1, tables, ntables * sizeof(uint64_t));
-	acpi_header_seal(h);
+	for (unsigned i = 0; i < ntables; i++)
+		acpi_note_pointer(ar, *gpa + sizeof(*h) + i * sizeof(uint64_t), sizeof(uint64_t));
+	acpi_header_seal(ar, h, *gpa);
 	return 0;
 }
 
@@ -469,6 +521,20 @@ static int acpi_check_config(const struct acpi_config *cfg, struct error *e)
 	return 0;
 }
 
+/* DSDT, FADT, MADT, MCFG (with PCI) and the XSDT listing them, in that order. */
+static int acpi_build_tables(struct acpi_area *ar, const struct acpi_config *cfg, uint64_t *xsdt,
+			     struct error *e)
+{
+	uint64_t dsdt, tables[3];
+	unsigned ntables = cfg->pci_buses ? 3 : 2;
+	if (acpi_build_dsdt(ar, cfg, &dsdt, e) < 0 || acpi_build_fadt(ar, dsdt, &tables[0], e) < 0 ||
+	    acpi_build_madt(ar, cfg, &tables[1], e) < 0 ||
+	    (cfg->pci_buses && acpi_build_mcfg(ar, cfg, &tables[2], e) < 0) ||
+	    acpi_build_xsdt(ar, tables, ntables, xsdt, e) < 0)
+		return -1;
+	return 0;
+}
+
 int acpi_build(struct guest_mem *gm, const struct acpi_config *cfg, uint64_t *rsdp_gpa,
 	       struct error *e)
 {
@@ -479,20 +545,81 @@ int acpi_build(struct guest_mem *gm, const struct acpi_config *cfg, uint64_t *rs
 		return error_set(e, "ACPI: table area 0x%llx-0x%llx is not in guest RAM",
 				 (unsigned long long)LAYOUT_ACPI_START,
 				 (unsigned long long)(LAYOUT_ACPI_START + LAYOUT_ACPI_SIZE - 1));
-	struct acpi_area ar = { .host = area, .used = 0 };
+	struct acpi_area ar = { .host = area, .base = LAYOUT_ACPI_START, .used = 0 };
 
 	/* The RSDP goes first so that it sits at LAYOUT_ACPI_START, where a BIOS-area scan finds it. */
-	uint64_t rsdp, dsdt, xsdt, tables[3];
-	unsigned ntables = cfg->pci_buses ? 3 : 2;
+	uint64_t rsdp, xsdt;
 	struct acpi_rsdp *r = acpi_alloc(&ar, sizeof(*r), "RSDP", &rsdp, e);
-	if (!r || acpi_build_dsdt(&ar, cfg, &dsdt, e) < 0 ||
-	    acpi_build_fadt(&ar, dsdt, &tables[0], e) < 0 ||
-	    acpi_build_madt(&ar, cfg, &tables[1], e) < 0 ||
-	    (cfg->pci_buses && acpi_build_mcfg(&ar, cfg, &tables[2], e) < 0) ||
-	    acpi_build_xsdt(&ar, tables, ntables, &xsdt, e) < 0)
+	if (!r || acpi_build_tables(&ar, cfg, &xsdt, e) < 0)
 		return -1;
 	acpi_fill_rsdp(r, xsdt);
 	acpi_clear_tail(&ar);
 	*rsdp_gpa = rsdp;
 	return 0;
+}
+
+/* --- Blob mode: the tables as fw_cfg files plus the linker/loader script --- */
+
+static int acpi_write_script(struct acpi_loader *l, const struct acpi_fixups *fix,
+			     struct error *e)
+{
+	/* The tables blob first: the RSDP's pointer needs it allocated. Alignment 64 and the
+	 * zones are QEMU's choice; OVMF allocates pages below 4 GiB either way. */
+	if (acpi_loader_allocate(l, ACPI_FILE_TABLES, 64, ACPI_LOADER_ZONE_HIGH, e) < 0 ||
+	    acpi_loader_allocate(l, ACPI_FILE_RSDP, 16, ACPI_LOADER_ZONE_FSEG, e) < 0)
+		return -1;
+	for (unsigned i = 0; i < fix->nptr; i++)
+		if (acpi_loader_add_pointer(l, ACPI_FILE_TABLES, ACPI_FILE_TABLES, fix->ptr[i].offset,
+					    fix->ptr[i].size, e) < 0)
+			return -1;
+	for (unsigned i = 0; i < fix->nsum; i++)
+		if (acpi_loader_add_checksum(l, ACPI_FILE_TABLES, fix->sum[i].offset,
+					     fix->sum[i].start, fix->sum[i].length, e) < 0)
+			return -1;
+	/* The RSDP: its XSDT pointer, then the ACPI 1.0 checksum (first 20 bytes) and the
+	 * extended one (all 36, including the first checksum). */
+	if (acpi_loader_add_pointer(l, ACPI_FILE_RSDP, ACPI_FILE_TABLES,
+				    offsetof(struct acpi_rsdp, xsdt_address), sizeof(uint64_t), e) < 0 ||
+	    acpi_loader_add_checksum(l, ACPI_FILE_RSDP, offsetof(struct acpi_rsdp, checksum), 0,
+				     ACPI_RSDP_V1_LENGTH, e) < 0 ||
+	    acpi_loader_add_checksum(l, ACPI_FILE_RSDP,
+				     offsetof(struct acpi_rsdp, extended_checksum), 0,
+				     sizeof(struct acpi_rsdp), e) < 0)
+		return -1;
+	return 0;
+}
+
+int acpi_build_blobs(const struct acpi_config *cfg, struct acpi_blobs *out, struct error *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (acpi_check_config(cfg, e) < 0)
+		return -1;
+	struct acpi_fixups fix = { 0 };
+	struct acpi_area ar = { .host = calloc(1, LAYOUT_ACPI_SIZE), .base = 0, .fix = &fix };
+	if (!ar.host)
+		return error_set(e, "ACPI: out of memory");
+	uint64_t xsdt;
+	struct acpi_loader l;
+	acpi_loader_init(&l);
+	if (acpi_build_tables(&ar, cfg, &xsdt, e) < 0 || acpi_write_script(&l, &fix, e) < 0) {
+		free(ar.host);
+		acpi_loader_release(&l);
+		return -1;
+	}
+	struct acpi_rsdp *r = (struct acpi_rsdp *)out->rsdp;
+	acpi_fill_rsdp(r, xsdt);
+	r->checksum = 0; /* the script computes both once the XSDT's address is known */
+	r->extended_checksum = 0;
+	out->tables = ar.host;
+	out->tables_len = ar.used;
+	out->loader = l.data;
+	out->loader_len = l.len;
+	return 0;
+}
+
+void acpi_blobs_free(struct acpi_blobs *b)
+{
+	free(b->tables);
+	free(b->loader);
+	memset(b, 0, sizeof(*b));
 }

@@ -11,7 +11,7 @@
 #define CPUID_MAX_ENTRIES 256
 
 struct cpuid_topology {
-	unsigned ncpus;             /* vCPUs in the VM, 1..255 */
+	unsigned ncpus;             /* vCPUs in the VM, 1..1024 */
 	unsigned threads_per_core;  /* default 1 */
 	unsigned cores_per_socket;  /* default ncpus */
 	unsigned sockets;           /* default 1 */

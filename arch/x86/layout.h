@@ -30,6 +30,14 @@
 #define LAYOUT_PCI_MMIO32_SIZE  0x20000000ULL /* 512 MiB of 32-bit BAR space */
 #define LAYOUT_PCI_ECAM_START   0xe0000000ULL
 #define LAYOUT_PCI_ECAM_SIZE    0x10000000ULL /* 256 buses */
+/* Firmware boot (--firmware): OVMF's Q35 code programs PCIEXBAR to this fixed address
+ * (PcdPciExpressBaseAddress) and uses it for every PCI config access, so the ECAM moves here and
+ * low RAM must end below it (devices/pci/pci_q35.h, docs/firmware.md). */
+#define LAYOUT_Q35_ECAM_START   0xb0000000ULL
+/* The firmware image ends at 4 GiB; KVM's TSS and identity-map pages (Intel only) move below
+ * the high BIOS area to this reserved range, as QEMU puts them. */
+#define LAYOUT_FW_KVM_PAGES     0xfeffc000ULL
+#define LAYOUT_FW_KVM_PAGES_SIZE 0x4000ULL
 #define LAYOUT_IOAPIC           0xfec00000ULL
 #define LAYOUT_LAPIC            0xfee00000ULL
 #define LAYOUT_4G               0x100000000ULL
@@ -46,6 +54,12 @@
 #define PORT_ACPI_SLEEP_STATUS  0x601
 /* The ACPI S5 sleep type Ember's DSDT advertises in \_S5 and the sleep device acts on. */
 #define ACPI_S5_SLEEP_TYPE      5
+/* QEMU's fw_cfg device (devices/legacy/fw_cfg.h): selector, data, DMA address 0x510-0x51b. */
+#define PORT_FW_CFG             0x510
+/* Firmware boot: the Q35 PM block at the LPC's fixed PMBASE 0x600: PM1a control at + 4 (OVMF
+ * powers off there), the ACPI PM timer at + 8. */
+#define PORT_Q35_PM1_CNT        0x604
+#define PORT_ACPI_PM_TIMER      0x608
 /* Ember's debug/exit port for test guests: a 32-bit write of N ends the VM with status N. */
 #define PORT_EMBER_TEST_EXIT    0x501
 /* Boot-timer port (guest-ready signal; see issue on density). A write logs guest-ready-us. */

@@ -216,6 +216,8 @@ static int setup_sregs(int vcpu_fd, enum boot_mode mode, struct error *e)
 
 int regs_setup_bsp(int vcpu_fd, const struct boot_info *bi, struct error *e)
 {
+	if (bi->mode == BOOT_FIRMWARE)
+		return regs_setup_reset(vcpu_fd, e);
 	if (setup_sregs(vcpu_fd, bi->mode, e) < 0)
 		return -1;
 	struct kvm_regs r;

@@ -16,6 +16,10 @@ int regs_write_boot_tables(struct guest_mem *gm, struct error *e);
 /* BSP: registers for bi->mode (long mode + RSI for BOOT_LINUX64; 32-bit flat + EBX for BOOT_PVH32). */
 int regs_setup_bsp(int vcpu_fd, const struct boot_info *bi, struct error *e);
 
+/* BSP of a firmware boot (BOOT_FIRMWARE): the power-on state, CS:IP = F000:FFF0 with CS base
+ * 0xFFFF0000 (regs_reset.c). */
+int regs_setup_reset(int vcpu_fd, struct error *e);
+
 /* Every vCPU: MSRs (IA32_MISC_ENABLE fast strings, PAT default, SYSENTER/STAR zero; the TSC is
  * left alone), FPU control word 0x37f (KVM takes only FCW from KVM_SET_FPU; its reset already
  * sets MXCSR 0x1f80), LAPIC LINT0 = ExtINT, LINT1 = NMI. APs stay in wait-for-SIPI

@@ -16,7 +16,7 @@
 #include "../../vmm/error.h"
 
 #define TOPOLOGY_MAX_SOCKETS 16
-#define TOPOLOGY_MAX_CORES   255   /* per socket */
+#define TOPOLOGY_MAX_CORES   1024  /* per socket: as many as a VM may have vCPUs */
 #define TOPOLOGY_MAX_THREADS 8     /* per core (x86 parts have 1 or 2) */
 
 /* What was asked for (`--topology`, vm_config). Zero fields are derived from the vCPU count. */

@@ -12,14 +12,14 @@
  * The TSC is calibrated against the RTC's seconds (the CPUID frequency leaves may be absent).
  * Exit status 0, or the step that failed (enum failure; FAIL_IO_ERRORS if any request did not
  * complete with VIRTIO_BLK_S_OK). */
+#include "../../guest-images/test-guests/rt/cmdline.h"
 #include "../../guest-images/test-guests/rt/rt.h"
+#include "../../guest-images/test-guests/rt/virtio_pci.h"
 
-#define ECAM_BASE   0xe0000000ull
 #define QUEUE_SIZE  256
 #define MAX_QD      64
 #define BLOCK       4096
 #define MAX_SAMPLES 200000
-#define NO_VECTOR   0xffff
 #define F_EVENT_IDX 29
 
 enum failure {
@@ -27,24 +27,12 @@ enum failure {
 	FAIL_TOO_SMALL, FAIL_IO_ERRORS,
 };
 
-/* Common configuration offsets (virtio 1.2, 4.1.4.3). */
-enum {
-	DFSELECT = 0, DF = 4, GFSELECT = 8, GF = 12, MSIX_CONFIG = 16, STATUS = 20,
-	Q_SELECT = 22, Q_SIZE = 24, Q_MSIX = 26, Q_ENABLE = 28, Q_NOTIFY_OFF = 30, Q_DESC = 32,
-};
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-
 struct req_header {
 	uint32_t type, reserved;
 	uint64_t sector;
 };
 
-static struct desc ring_desc[QUEUE_SIZE] __attribute__((aligned(16)));
+static struct virtq_desc ring_desc[QUEUE_SIZE] __attribute__((aligned(16)));
 static volatile uint16_t ring_avail[2 + QUEUE_SIZE + 1] __attribute__((aligned(2)));
 static volatile uint32_t ring_used[1 + 2 * QUEUE_SIZE + 1] __attribute__((aligned(4)));
 static struct req_header headers[MAX_QD];
@@ -53,7 +41,8 @@ static uint8_t data[MAX_QD][BLOCK] __attribute__((aligned(4096)));
 static uint64_t submitted_at[MAX_QD];
 static uint32_t samples[MAX_SAMPLES];
 
-static uint64_t common, notify_addr, capacity;
+static struct virtio_pci_dev dev;
+static uint64_t notify_addr, capacity;
 
 struct run {
 	uint32_t type;        /* VIRTIO_BLK_T_IN, _OUT or _GET_ID */
@@ -68,97 +57,36 @@ struct run {
 
 /* ---- PCI and virtio setup (CPL0) ---- */
 
-static uint64_t cfg_addr(unsigned slot, unsigned reg)
-{
-	return ECAM_BASE + ((uint64_t)slot << 15) + reg;
-}
-
-static uint8_t cfg8(unsigned slot, unsigned reg)
-{
-	return *(volatile uint8_t *)phys_ptr(cfg_addr(slot, reg));
-}
-
-static uint32_t cfg32(unsigned slot, unsigned reg)
-{
-	return mmio_read32(cfg_addr(slot, reg));
-}
-
-static uint8_t read8(uint64_t a)
-{
-	return *(volatile uint8_t *)phys_ptr(a);
-}
-
-static uint16_t read16(uint64_t a)
-{
-	return *(volatile uint16_t *)phys_ptr(a);
-}
-
 static int find_disk(void)
 {
-	for (unsigned s = 1; s < 32; s++) {
-		if (cfg32(s, 0) != (0x1042u << 16 | 0x1af4u))
-			continue;
-		uint64_t bar = (cfg32(s, 0x10) & ~0xfu) | (uint64_t)cfg32(s, 0x14) << 32;
-		uint64_t device = 0;
-		uint32_t mult = 0;
-		uint64_t notify = 0;
-		for (unsigned at = cfg8(s, 0x34), n = 0; at && n < 32; at = cfg8(s, at + 1), n++) {
-			if (cfg8(s, at) != 0x09)
-				continue;
-			uint64_t where = bar + cfg32(s, at + 8);
-			switch (cfg8(s, at + 3)) {
-			case 1: common = where; break;
-			case 2: notify = where; mult = cfg32(s, at + 16); break;
-			case 4: device = where; break;
-			}
-		}
-		if (!bar || !common || !notify || !device)
-			return FAIL_CAPS;
-		capacity = mmio_read32(device) | (uint64_t)mmio_read32(device + 4) << 32;
-		mmio_write16(common + Q_SELECT, 0);
-		notify_addr = notify + (uint64_t)read16(common + Q_NOTIFY_OFF) * mult;
-		return 0;
-	}
-	return FAIL_NO_DEVICE;
+	if (!virtio_pci_probe(&dev, VIRTIO_ID_BLK))
+		return FAIL_NO_DEVICE;
+	if (!dev.bar || !dev.common || !dev.notify || !dev.device)
+		return FAIL_CAPS;
+	capacity = mmio_read32(dev.device) | (uint64_t)mmio_read32(dev.device + 4) << 32;
+	return 0;
 }
 
+/* VERSION_1 and EVENT_IDX; one polled queue (no MSI-X vector). */
 static int bring_up(void)
 {
-	mmio_write8(common + STATUS, 0);
-	mmio_write8(common + STATUS, 1 | 2);
-	mmio_write32(common + DFSELECT, 0);
-	uint32_t low = mmio_read32(common + DF);
-	mmio_write32(common + DFSELECT, 1);
-	if (!(mmio_read32(common + DF) & 1) || !(low & (1u << F_EVENT_IDX)))
+	if (!virtio_pci_negotiate(&dev, 1u << F_EVENT_IDX, 0))
 		return FAIL_FEATURES;
-	mmio_write32(common + GFSELECT, 0);
-	mmio_write32(common + GF, 1u << F_EVENT_IDX);
-	mmio_write32(common + GFSELECT, 1);
-	mmio_write32(common + GF, 1); /* VERSION_1 */
-	mmio_write8(common + STATUS, 1 | 2 | 8);
-	if (read8(common + STATUS) != (1 | 2 | 8))
-		return FAIL_FEATURES;
-	mmio_write16(common + MSIX_CONFIG, NO_VECTOR);
-	mmio_write16(common + Q_SELECT, 0);
-	mmio_write16(common + Q_SIZE, QUEUE_SIZE);
-	mmio_write16(common + Q_MSIX, NO_VECTOR); /* polled: no interrupts */
-	uint64_t parts[3] = { (uintptr_t)ring_desc, (uintptr_t)ring_avail, (uintptr_t)ring_used };
-	for (unsigned i = 0; i < 3; i++) {
-		mmio_write32(common + Q_DESC + 8 * i, (uint32_t)parts[i]);
-		mmio_write32(common + Q_DESC + 8 * i + 4, (uint32_t)(parts[i] >> 32));
-	}
-	mmio_write16(common + Q_ENABLE, 1);
-	mmio_write8(common + STATUS, 1 | 2 | 8 | 4);
-	return read8(common + STATUS) == (1 | 2 | 8 | 4) ? 0 : FAIL_QUEUE;
+	mmio_write16(dev.common + VIRTIO_MSIX_CONFIG, VIRTIO_NO_VECTOR);
+	notify_addr = virtio_pci_queue_setup(&dev, 0, QUEUE_SIZE, VIRTIO_NO_VECTOR, ring_desc,
+					     ring_avail, ring_used);
+	if (!notify_addr)
+		return FAIL_QUEUE;
+	return virtio_pci_driver_ok(&dev) ? 0 : FAIL_QUEUE;
 }
 
 /* Descriptors 3s, 3s+1, 3s+2 belong to slot s: header, data, status. */
 static void build_slots(void)
 {
 	for (unsigned s = 0; s < MAX_QD; s++) {
-		ring_desc[3 * s] = (struct desc){ (uintptr_t)&headers[s], 16, 1, (uint16_t)(3 * s + 1) };
-		ring_desc[3 * s + 1] = (struct desc){ (uintptr_t)data[s], BLOCK, 1, (uint16_t)(3 * s + 2) };
-		ring_desc[3 * s + 2] = (struct desc){ (uintptr_t)&status[s], 1, 2, 0 };
+		ring_desc[3 * s] = (struct virtq_desc){ (uintptr_t)&headers[s], 16, 1, (uint16_t)(3 * s + 1) };
+		ring_desc[3 * s + 1] = (struct virtq_desc){ (uintptr_t)data[s], BLOCK, 1, (uint16_t)(3 * s + 2) };
+		ring_desc[3 * s + 2] = (struct virtq_desc){ (uintptr_t)&status[s], 1, 2, 0 };
 	}
 	ring_avail[0] = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT (ignored with EVENT_IDX; harmless) */
 	ring_avail[2 + QUEUE_SIZE] = 0xffff; /* used_event: far away */
@@ -232,7 +160,7 @@ static uint64_t run_user(uint64_t arg)
 		queue_request(r, issued);
 	publish(old);
 	while (done < total) {
-		uint16_t used = (uint16_t)(__atomic_load_n(&ring_used[0], __ATOMIC_ACQUIRE) >> 16);
+		uint16_t used = virtq_used_idx(ring_used);
 		if (used == used_seen) {
 			if (rdtsc() - last_progress > r->stall_ticks) {
 				r->stalled = 1;
@@ -330,53 +258,6 @@ static uint64_t calibrate_tsc(void)
 	return (rdtsc() - t0) / 4;
 }
 
-/* The value of "key=" in the command line, or NULL; *len gets its length. */
-static const char *arg(const char *key, size_t *len)
-{
-	size_t k = strlen(key);
-	for (const char *p = rt_cmdline(); *p;) {
-		while (*p == ' ')
-			p++;
-		const char *w = p;
-		while (*p && *p != ' ')
-			p++;
-		if ((size_t)(p - w) > k && memcmp(w, key, k) == 0 && w[k] == '=') {
-			*len = (size_t)(p - w) - k - 1;
-			return w + k + 1;
-		}
-	}
-	return NULL;
-}
-
-static uint32_t arg_u32(const char *key, uint32_t def)
-{
-	size_t len;
-	const char *v = arg(key, &len);
-	if (!v)
-		return def;
-	uint32_t n = 0;
-	for (size_t i = 0; i < len && v[i] >= '0' && v[i] <= '9'; i++)
-		n = n * 10 + (uint32_t)(v[i] - '0');
-	return n;
-}
-
-/* Is `word` in the comma list of `key` (default: `def`)? */
-static bool arg_has(const char *key, const char *word, const char *def)
-{
-	size_t len;
-	const char *v = arg(key, &len);
-	if (!v) {
-		v = def;
-		len = strlen(def);
-	}
-	size_t w = strlen(word);
-	for (size_t i = 0; i + w <= len; i++)
-		if (memcmp(v + i, word, w) == 0 && (i == 0 || v[i - 1] == ',') &&
-		    (i + w == len || v[i + w] == ','))
-			return true;
-	return false;
-}
-
 static uint64_t ns(uint64_t ticks, uint64_t hz)
 {
 	return ticks * 1000000000ull / hz;
@@ -393,8 +274,8 @@ int guest_main(const struct hvm_start_info *si)
 	build_slots();
 	uint64_t hz = calibrate_tsc();
 	uint32_t errors = 0;
-	uint32_t n = arg_u32("n", 20000), warmup = arg_u32("warmup", 1000);
-	if (!n || n > MAX_SAMPLES)
+	uint64_t n = cmdline_number("n", 20000), warmup = cmdline_number("warmup", 1000);
+	if (!n || n > MAX_SAMPLES || warmup > UINT32_MAX - MAX_SAMPLES)
 		return FAIL_ARGS;
 	console_printf("BLK-BENCH-INFO capacity=%lu tsc_hz=%lu cpuid_hz=%lu\n", capacity, hz,
 		       tsc_hz());
@@ -405,12 +286,13 @@ int guest_main(const struct hvm_start_info *si)
 	static const uint32_t depths[] = { 1, 32 };
 	static const char *const depth_names[] = { "1", "32" };
 	for (unsigned o = 0; o < 3; o++) {
-		if (!arg_has("ops", ops[o], "randread,randwrite"))
+		if (!cmdline_list_has("ops", ops[o], "randread,randwrite"))
 			continue;
 		for (unsigned d = 0; d < 2; d++) {
-			if (!arg_has("qd", depth_names[d], "1,32"))
+			if (!cmdline_list_has("qd", depth_names[d], "1,32"))
 				continue;
-			struct run r = { .type = types[o], .qd = depths[d], .n = n, .warmup = warmup,
+			struct run r = { .type = types[o], .qd = depths[d], .n = (uint32_t)n,
+					 .warmup = (uint32_t)warmup,
 					 .rng = 0x9e3779b97f4a7c15ull ^ (o * 131 + d),
 					 .stall_ticks = 10 * hz };
 			user_call(run_user, (uint64_t)(uintptr_t)&r);
@@ -424,6 +306,6 @@ int guest_main(const struct hvm_start_info *si)
 			errors += r.errors;
 		}
 	}
-	mmio_write8(common + STATUS, 0);
+	virtio_pci_set_status(&dev, 0);
 	return errors ? FAIL_IO_ERRORS : 0;
 }

@@ -5,12 +5,13 @@ For each round, on the same file:
   - fio --ioengine=io_uring on the host: the ceiling;
   - ember, default io_uring engine: the blk-bench guest (benches/blk/blk-bench-guest.c) drives
     the disk from CPL3 with a polled virtio-blk driver and times each request itself;
+  - the same with the queue thread's busy-polling on (--disk ...,poll_us=50);
   - ember --io-engine sync: the baseline (preadv/pwritev on the device thread).
 Each at queue depth 1 and 32, randread and randwrite. Rounds are interleaved and the median of
 each figure is reported, because a shared 2-core host is noisy.
 
   benches/blk/run.py --build BUILD_DIR [--file F] [--size 1G] [--rounds 3] [--requests 20000]
-                     [--runtime 5] [--buffered] [--markdown docs/performance.md]
+                     [--runtime 5] [--buffered] [--realtime] [--markdown docs/performance.md]
 
 Exit status 0; 1 if a run failed. With --check, also 1 when the acceptance ratios are not met
 (QD32 randread: ember io_uring >= 80% of fio and >= 2x ember sync).
@@ -27,7 +28,7 @@ import time
 OPS = ("randread", "randwrite")
 DEPTHS = (1, 32)
 SYSTEMS = ("fio", "io_uring", "io_uring+poll", "sync")
-POLL_NS = "50000"  # EMBER_BLK_POLL_NS for the io_uring+poll runs
+POLL_US = 50  # --disk ...,poll_us= for the io_uring+poll runs
 LINE = re.compile(r"BLK-BENCH op=(\w+) qd=(\d+) n=(\d+) iops=(\d+) p50_ns=(\d+) p99_ns=(\d+)"
                   r" mean_ns=(\d+) errors=(\d+)")
 
@@ -51,8 +52,14 @@ def prepare_file(path, size):
         os.fsync(dst.fileno())
 
 
+# --realtime: every measured process runs under SCHED_FIFO (chrt), so that other work on a shared
+# host cannot take its CPU: an approximation of a quiet host (the kernel's RT throttling still
+# leaves other tasks 5% of each CPU). Needs root.
+PREFIX = []
+
+
 def run_fio(path, op, qd, runtime, direct):
-    cmd = ["fio", "--name=blk", f"--filename={path}", "--ioengine=io_uring",
+    cmd = PREFIX + ["fio", "--name=blk", f"--filename={path}", "--ioengine=io_uring",
            f"--direct={1 if direct else 0}", f"--rw={op}", "--bs=4k", f"--iodepth={qd}",
            f"--runtime={runtime}", "--time_based", "--norandommap", "--randrepeat=0",
            "--lat_percentiles=1", "--output-format=json"]
@@ -64,15 +71,12 @@ def run_fio(path, op, qd, runtime, direct):
 
 def run_ember(ember, guest, path, system, requests, direct):
     disk = f"path={path}" + (",direct=on" if direct else "")
-    engine = system.split("+")[0]
-    cmd = [ember, "run", "--kernel", guest, "--memory", "256M", "--disk", disk,
-           "--io-engine", engine, "--cmdline", f"n={requests} warmup=1000"]
-    env = dict(os.environ)
-    env.pop("EMBER_BLK_POLL_NS", None)
     if system.endswith("+poll"):
-        env["EMBER_BLK_POLL_NS"] = POLL_NS
-        cmd = ["env", f"EMBER_BLK_POLL_NS={POLL_NS}"] + cmd
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+        disk += f",poll_us={POLL_US}"
+    engine = system.split("+")[0]
+    cmd = PREFIX + [ember, "run", "--kernel", guest, "--memory", "256M", "--disk", disk,
+           "--io-engine", engine, "--cmdline", f"n={requests} warmup=1000"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     results = {}
     for m in LINE.finditer(proc.stdout):
         op, qd, _, iops, p50, p99, _, errors = m.groups()
@@ -113,6 +117,7 @@ def markdown(table, args, commands, host, elapsed):
     read32 = {s: table[(s, "randread", 32)]["iops"] for s in SYSTEMS}
     read1 = {s: table[(s, "randread", 1)]["p50"] for s in SYSTEMS}
     mode = "buffered (page cache)" if args.buffered else "O_DIRECT (`direct=on`, fio `--direct=1`)"
+    rt = "; every process under SCHED_FIFO (`--realtime`)" if args.realtime else ""
     return "\n".join([
         "| workload | QD | system | IOPS | IOPS vs fio | p50 µs | p99 µs | p50 vs fio |",
         "|---|---|---|---|---|---|---|---|",
@@ -123,12 +128,12 @@ def markdown(table, args, commands, host, elapsed):
         f"- QD1 randread p50 latency: ember io_uring **{read1['io_uring'] / read1['fio']:.2f}x** "
         f"host fio; with polling {read1['io_uring+poll'] / read1['fio']:.2f}x; ember sync "
         f"{read1['sync'] / read1['fio']:.2f}x.",
-        f"- Polling (`EMBER_BLK_POLL_NS={POLL_NS}`, off by default): QD32 randread "
+        f"- Polling (`--disk ...,poll_us={POLL_US}`, off by default): QD32 randread "
         f"{read32['io_uring+poll'] / read32['fio']:.0%} of host fio.",
-        f"- I/O mode: {mode}; file {args.file}, {args.size >> 20} MiB of random data; "
+        f"- I/O mode: {mode}{rt}; file {args.file}, {args.size >> 20} MiB of random data; "
         f"{args.rounds} interleaved rounds, medians; fio {args.runtime} s per job, ember "
         f"{args.requests} measured requests per job (after 1000 warm-up).",
-        f"- Host: {host}; the run took {elapsed:.0f} s.",
+        f"- Host: {host}, {os.getloadavg()[0]:.1f} at the end; the run took {elapsed:.0f} s.",
         "",
         "Commands (one round):",
         "",
@@ -175,7 +180,12 @@ def main():
     ap.add_argument("--buffered", action="store_true", help="page cache instead of O_DIRECT")
     ap.add_argument("--markdown", help="write the table into this file (between markers)")
     ap.add_argument("--check", action="store_true", help="fail if the acceptance ratios miss")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run fio and ember under SCHED_FIFO (chrt -f 10) to shield them from "
+                         "other load on a shared host (root)")
     args = ap.parse_args()
+    if args.realtime:
+        PREFIX.extend(["chrt", "-f", "10"])
 
     ember = os.path.join(args.build, "ember")
     guest = os.path.join(args.build, "guest-images/test-guests/blk-bench.elf")
@@ -198,7 +208,8 @@ def main():
                         samples.setdefault(("fio", op, qd), []).append(r)
                         if rnd == 0:
                             commands.append(
-                                f"fio --name=blk --filename={args.file} --ioengine=io_uring "
+                                " ".join(PREFIX + ["fio"]) +
+                                f" --name=blk --filename={args.file} --ioengine=io_uring "
                                 f"--direct={int(direct)} --rw={op} --bs=4k --iodepth={qd} "
                                 f"--runtime={args.runtime} --time_based --norandommap "
                                 f"--randrepeat=0 --lat_percentiles=1")

@@ -77,11 +77,11 @@ run_one() {
     set +e
     case "$vmm" in
         ember)
-            in_ns timeout 1200 "$EMBER" run --kernel "$dir/vmlinuz" \
+            in_ns timeout -k 30 1200 "$EMBER" run --kernel "$dir/vmlinuz" \
                 --initrd "$dir/initramfs.cpio.gz" --cpus "$CPUS" --memory 512M \
                 --net "tap=$TAP,mac=$MAC" --cmdline "$cmdline" </dev/null >"$log" 2>&1 ;;
         qemu)
-            in_ns timeout 1200 qemu-system-x86_64 -accel kvm -cpu host -m 512M -smp "$CPUS" \
+            in_ns timeout -k 30 1200 qemu-system-x86_64 -accel kvm -cpu host -m 512M -smp "$CPUS" \
                 -nodefaults -no-user-config -display none -no-reboot -serial stdio \
                 -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" -append "$cmdline" \
                 -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" \
@@ -101,7 +101,8 @@ run_one() {
         /^EMBER-BENCH-RR/ { if ($4 == pings) rr = pings / ($3 - $2); else rr = -1 }
         END { if (tx == "" || rx == "" || rr == "") exit 1
               printf "RESULT %s %d %.2f %.2f %.0f\n", vmm, round, tx, rx, rr }' "$log" ||
-        echo "FAILED $vmm $round (exit $rc): $(grep -E 'EMBER-|ember:' "$log" | tail -4 | tr '\n' ' ')"
+        { echo "FAILED $vmm $round (exit $rc): $(grep -E 'EMBER-|ember:' "$log" | tail -4 | tr '\n' ' ')"
+          tail -n 20 "$log" | sed 's/^/  | /'; }
 }
 
 run_in_l1() {
@@ -147,7 +148,9 @@ run_on_host() {
     nested_guest_dir cloud >/dev/null || die "cannot build the default guest"
     OUT=$(mktemp)
     trap 'rm -f "$OUT"' EXIT
-    nested_run --timeout 3600 -- "${BASH_SOURCE[0]}" "${ARGS[@]}" | tee "$OUT"
+    local rc=0
+    nested_run --timeout 3600 -- "${BASH_SOURCE[0]}" "${ARGS[@]}" | tee "$OUT" || rc=$?
+    [[ $rc -eq 0 ]] || echo "nested-net-compare: the L1 part ended with status $rc" >&2
     grep -q '^RESULT ember' "$OUT" && grep -q '^RESULT qemu' "$OUT" || die "no results"
     echo
     summarize "$OUT"

@@ -179,13 +179,22 @@ static int place_bars(struct pci_device *dev, struct error *e)
 
 int pci_device_plug(struct pci_device *dev, struct error *e)
 {
+	return pci_device_plug_slot(dev, -1, e);
+}
+
+int pci_device_plug_slot(struct pci_device *dev, int want, struct error *e)
+{
 	struct pci_bus *bus = dev->bus;
 	pthread_mutex_lock(&bus->cfg_lock);
 	int rc = 0, slot = -1;
-	for (int s = 0; s < PCI_SLOTS && slot < 0; s++)
+	if (want >= 0)
+		slot = want < PCI_SLOTS && !bus->slots[want] ? want : -1;
+	for (int s = 0; want < 0 && s < PCI_SLOTS && slot < 0; s++)
 		if (!bus->slots[s])
 			slot = s;
-	if (slot < 0)
+	if (slot < 0 && want >= 0)
+		rc = error_set(e, "%s: PCI slot %d is taken or does not exist", dev->info.name, want);
+	else if (slot < 0)
 		rc = error_set(e, "%s: all %d PCI slots are taken", dev->info.name, PCI_SLOTS);
 	else
 		rc = place_bars(dev, e);
@@ -224,7 +233,7 @@ static int claim_ranges(struct pci_bus *bus, struct error *e)
 		       "pci config ports", e) < 0)
 		return -1;
 	bus->pio_claimed = true;
-	if (io_bus_add(bus->mmio, LAYOUT_PCI_ECAM_START, PCI_ECAM_BUSES * PCI_ECAM_BUS_SIZE,
+	if (io_bus_add(bus->mmio, bus->ecam_base, PCI_ECAM_BUSES * PCI_ECAM_BUS_SIZE,
 		       ecam_io, bus, "pci ecam", e) < 0)
 		return -1;
 	bus->ecam_claimed = true;
@@ -254,6 +263,12 @@ static int plug_host_bridge(struct pci_bus *bus, struct error *e)
 struct pci_bus *pci_bus_create(struct io_bus *pio, struct io_bus *mmio, int vm_fd,
 			       struct error *e)
 {
+	return pci_bus_create_ecam(pio, mmio, vm_fd, LAYOUT_PCI_ECAM_START, e);
+}
+
+struct pci_bus *pci_bus_create_ecam(struct io_bus *pio, struct io_bus *mmio, int vm_fd,
+				    uint64_t ecam_base, struct error *e)
+{
 	struct pci_bus *bus = calloc(1, sizeof(*bus));
 	if (!bus) {
 		error_set(e, "PCI: out of memory");
@@ -261,6 +276,7 @@ struct pci_bus *pci_bus_create(struct io_bus *pio, struct io_bus *mmio, int vm_f
 	}
 	bus->pio = pio;
 	bus->mmio = mmio;
+	bus->ecam_base = ecam_base;
 	bus->mmio_next = LAYOUT_PCI_MMIO32_START;
 	pthread_mutex_init(&bus->cfg_lock, NULL);
 	pthread_rwlock_init(&bus->map_lock, NULL);
@@ -281,7 +297,7 @@ void pci_bus_destroy(struct pci_bus *bus)
 	if (bus->pio_claimed)
 		io_bus_remove(bus->pio, PCI_CONFIG_PORT);
 	if (bus->ecam_claimed)
-		io_bus_remove(bus->mmio, LAYOUT_PCI_ECAM_START);
+		io_bus_remove(bus->mmio, bus->ecam_base);
 	if (bus->window_claimed)
 		io_bus_remove(bus->mmio, LAYOUT_PCI_MMIO32_START);
 	gsi_routes_destroy(&bus->routes);

@@ -108,6 +108,7 @@ struct pci_bus {
 	uint64_t mmio_next;                /* bump allocator for BAR placement at plug */
 	struct gsi_routes routes;
 	struct pci_device *host_bridge;
+	uint64_t ecam_base;                /* LAYOUT_PCI_ECAM_START unless created elsewhere */
 	bool pio_claimed, ecam_claimed, window_claimed;
 };
 
@@ -117,6 +118,10 @@ struct pci_bus {
  * bridge into slot 0. vm_fd -1: no KVM (unit tests); routes and irqfds are then only recorded. */
 struct pci_bus *pci_bus_create(struct io_bus *pio, struct io_bus *mmio, int vm_fd,
 			       struct error *e);
+/* The same with the ECAM at ecam_base (firmware boot: where OVMF's Q35 code programs PCIEXBAR;
+ * see pci_q35.h). */
+struct pci_bus *pci_bus_create_ecam(struct io_bus *pio, struct io_bus *mmio, int vm_fd,
+				    uint64_t ecam_base, struct error *e);
 /* Releases the bus; destroy every other device first. */
 void pci_bus_destroy(struct pci_bus *bus);
 
@@ -141,6 +146,8 @@ int pci_msix_add(struct pci_device *dev, unsigned bar, uint32_t table_offset,
 /* Makes the device visible in the first free slot, places its BARs in the window and turns on
  * memory decoding (as firmware would); bar_moved reports the placements. */
 int pci_device_plug(struct pci_device *dev, struct error *e);
+/* The same in slot `slot` (0-31), which must be free; -1 picks the first free one. */
+int pci_device_plug_slot(struct pci_device *dev, int slot, struct error *e);
 /* Unplugs (if plugged) and frees; the device's own users must be gone (vCPUs stopped). */
 void pci_device_destroy(struct pci_device *dev);
 

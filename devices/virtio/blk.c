@@ -169,10 +169,7 @@ struct virtio_blk *virtio_blk_create(struct pci_bus *bus, int vm_fd, const struc
 	blk->mem = mem;
 	blk->opt = *opt;
 	blk->engine = engine;
-	blk->poll_ns = BLK_POLL_NS;
-	const char *poll = getenv("EMBER_BLK_POLL_NS"); /* for measurements (blk_internal.h) */
-	if (poll)
-		blk->poll_ns = strtoull(poll, NULL, 0);
+	blk->poll_ns = (uint64_t)opt->poll_us * 1000;
 	blk->nqueues = (uint16_t)(opt->queues ? opt->queues : 1);
 	blk->img.fd = blk->img.buffered_fd = -1;
 	blk->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -250,5 +247,9 @@ void virtio_blk_get_stats(struct virtio_blk *blk, struct virtio_blk_stats *s)
 		.write_zeroes = atomic_load(&c->write_zeroes),
 		.io_errors = atomic_load(&c->io_errors),
 		.unsupported = atomic_load(&c->unsupported),
+		.reads = atomic_load(&c->reads),
+		.writes = atomic_load(&c->writes),
+		.host_errors = atomic_load(&c->host_errors),
+		.kicks = atomic_load(&c->kicks),
 	};
 }

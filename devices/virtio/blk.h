@@ -38,6 +38,9 @@ struct virtio_blk_stats {
 	uint64_t flushes, discards, write_zeroes;
 	uint64_t io_errors;     /* answered VIRTIO_BLK_S_IOERR */
 	uint64_t unsupported;   /* answered VIRTIO_BLK_S_UNSUPP */
+	uint64_t reads, writes; /* read and write requests answered VIRTIO_BLK_S_OK */
+	uint64_t host_errors;   /* IOERR because the host's I/O failed (not a bad request) */
+	uint64_t kicks;         /* queue notifications served (eventfd reads) */
 };
 
 /* For tests, statistics and benchmarks. */

@@ -139,29 +139,40 @@ uint32_t blk_request_complete(struct blk_request *r);
 /* Synchronous: the system call on this thread; returns its result as bytes or -errno. */
 ssize_t blk_io_sync(const struct blk_step *s);
 
+/* The image's descriptors as registered on a queue's ring (IORING_REGISTER_FILES). */
+struct blk_io_files {
+	int fds[2];   /* index i on the ring is fds[i] */
+	int count;    /* 0: none registered (steps use plain descriptors) */
+};
+
+/* Registers the image's descriptors on `loop` (a failure leaves count 0: plain descriptors),
+ * and drops them again, synchronously, before the image is closed. Call both on the thread
+ * that runs the loop once it runs it (the ring may have a single issuer). */
+void blk_io_register_files(struct event_loop *loop, struct blk_io_files *files,
+			   const struct blk_image *img);
+void blk_io_unregister_files(struct event_loop *loop, struct blk_io_files *files);
+
 /* io_uring: queues the step on `loop` with `op` as its completion (submitted with the batch). */
-int blk_io_submit(struct event_loop *loop, struct ev_op *op, const struct blk_step *s);
+int blk_io_submit(struct event_loop *loop, const struct blk_io_files *files, struct ev_op *op,
+		  const struct blk_step *s);
 
 /* Bounds the ring's io-wq worker threads (file I/O that cannot complete inline runs there). */
 void blk_io_limit_workers(struct event_loop *loop);
 
 /* ---- The queue thread's loop (blk_loop.c) ---- */
 
-/* Polling (off by default; EMBER_BLK_POLL_NS sets the window, e.g. 50000): after activity, the
- * queue thread spins this long before sleeping, saving the guest's kick exit and the thread's
- * wake-ups. It pays only with a spare CPU: a loop that sees a gap of more than
+/* Polling (`--disk ...,poll_us=N`, off by default): after activity, the queue thread spins for
+ * up to N µs (an adaptive window, blk_loop.c) before sleeping, saving the guest's kick exit and
+ * the thread's wake-ups. It pays only with a spare CPU: a loop that sees a gap of more than
  * BLK_POLL_PREEMPTED_NS between two looks was preempted (by a vCPU, by another process) and
  * stops polling for BLK_POLL_BACKOFF_MIN_NS, doubling up to BLK_POLL_BACKOFF_MAX_NS while that
- * repeats; each window that ends without preemption halves the back-off. On the 2-core
- * development host with other load it halved QD1 latency but also QD32 throughput, hence off
- * (docs/performance.md). */
-#define BLK_POLL_NS             0
+ * repeats; each window that ends without preemption halves the back-off. */
 #define BLK_POLL_PREEMPTED_NS   100000
 #define BLK_POLL_BACKOFF_MIN_NS 10000000ull
 #define BLK_POLL_BACKOFF_MAX_NS 1000000000ull
 
 struct blk_poller {
-	uint64_t budget_ns;            /* spin this long after activity; 0: never */
+	uint64_t budget_ns;            /* spin up to this long after activity; 0: never */
 	bool (*worth_polling)(void *opaque); /* false: sleep (the queue is stopping) */
 	bool (*pending)(void *opaque); /* has the guest made requests available? (no syscall) */
 	void (*serve)(void *opaque);   /* then serve them */
@@ -186,6 +197,7 @@ struct blk_queue {
 	struct virtio_blk *blk;
 	uint16_t index;
 	struct event_loop loop;
+	struct blk_io_files files;      /* the image, registered on the ring */
 	pthread_t thread;
 	bool started;
 	bool stopping;
@@ -202,7 +214,7 @@ struct blk_queue {
 
 struct blk_counters {
 	atomic_uint_fast64_t requests, read_bytes, write_bytes, flushes, discards, write_zeroes,
-		io_errors, unsupported;
+		io_errors, unsupported, reads, writes, host_errors, kicks;
 };
 
 struct virtio_blk {
@@ -219,7 +231,7 @@ struct virtio_blk {
 	uint32_t outstanding;           /* popped in this epoch, not yet pushed (transport lock) */
 	atomic_bool error_reported;     /* first host I/O error printed */
 	struct blk_counters counters;
-	uint64_t poll_ns;               /* BLK_POLL_NS */
+	uint64_t poll_ns;               /* poll_us, in ns */
 	int stop_fd;
 	uint16_t nqueues;
 	struct blk_queue *queues;

@@ -9,7 +9,7 @@
 
 #define KEY_MAX 16
 
-static const char *const known_keys = "path, readonly, direct, queues, serial";
+static const char *const known_keys = "path, readonly, direct, queues, serial, poll_us";
 
 /* Copies the next "key=value" item of `spec` (starting at *pos) into key and value, turning ",,"
  * into ','. Returns 1 with an item, 0 at the end, -1 on an error. */
@@ -63,17 +63,18 @@ static int parse_switch(const char *key, const char *value, bool *out, struct er
 	return 0;
 }
 
-static int parse_queues(const char *value, unsigned *queues, struct error *e)
+/* A decimal number in [min, max] for key. */
+static int parse_number(const char *key, const char *value, long min, long max, unsigned *out,
+			struct error *e)
 {
 	char *end;
 	errno = 0;
 	long n = strtol(value, &end, 10);
 	if (errno || end == value || *end != '\0')
-		return error_set(e, "--disk: queues=%s is not a number", value);
-	if (n < 1 || n > VIRTIO_BLK_MAX_QUEUES)
-		return error_set(e, "--disk: queues=%ld is out of range (1-%d)", n,
-				 VIRTIO_BLK_MAX_QUEUES);
-	*queues = (unsigned)n;
+		return error_set(e, "--disk: %s=%s is not a number", key, value);
+	if (n < min || n > max)
+		return error_set(e, "--disk: %s=%ld is out of range (%ld-%ld)", key, n, min, max);
+	*out = (unsigned)n;
 	return 0;
 }
 
@@ -92,14 +93,17 @@ static int parse_serial(const char *value, char *serial, struct error *e)
 	return 0;
 }
 
-enum { SEEN_PATH = 1, SEEN_READONLY = 2, SEEN_DIRECT = 4, SEEN_QUEUES = 8, SEEN_SERIAL = 16 };
+enum {
+	SEEN_PATH = 1, SEEN_READONLY = 2, SEEN_DIRECT = 4, SEEN_QUEUES = 8, SEEN_SERIAL = 16,
+	SEEN_POLL = 32,
+};
 
 static int apply_item(const char *key, const char *value, struct virtio_blk_options *o,
 		      unsigned *seen, struct error *e)
 {
 	static const struct { const char *name; unsigned bit; } keys[] = {
 		{ "path", SEEN_PATH },     { "readonly", SEEN_READONLY }, { "direct", SEEN_DIRECT },
-		{ "queues", SEEN_QUEUES }, { "serial", SEEN_SERIAL },
+		{ "queues", SEEN_QUEUES }, { "serial", SEEN_SERIAL },     { "poll_us", SEEN_POLL },
 	};
 	unsigned bit = 0;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -121,7 +125,9 @@ static int apply_item(const char *key, const char *value, struct virtio_blk_opti
 	case SEEN_DIRECT:
 		return parse_switch(key, value, &o->direct, e);
 	case SEEN_QUEUES:
-		return parse_queues(value, &o->queues, e);
+		return parse_number(key, value, 1, VIRTIO_BLK_MAX_QUEUES, &o->queues, e);
+	case SEEN_POLL:
+		return parse_number(key, value, 0, VIRTIO_BLK_MAX_POLL_US, &o->poll_us, e);
 	default:
 		return parse_serial(value, o->serial, e);
 	}

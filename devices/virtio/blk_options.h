@@ -1,5 +1,6 @@
 /* What a virtio-blk disk is, as the user described it: `--disk path=FILE[,readonly=on]
- * [,direct=on][,queues=N][,serial=ID]` (repeatable) and `--io-engine io_uring|sync`. Plain data
+ * [,direct=on][,queues=N][,serial=ID][,poll_us=N]` (repeatable) and `--io-engine io_uring|sync`.
+ * Plain data
  * (fixed-size strings, no pointers) so it sits in struct vm_config and survives copies. */
 #ifndef EMBER_VIRTIO_BLK_OPTIONS_H
 #define EMBER_VIRTIO_BLK_OPTIONS_H
@@ -12,6 +13,7 @@
 #define VIRTIO_BLK_PATH_MAX    1024
 #define VIRTIO_BLK_SERIAL_MAX  20   /* the GET_ID answer's size */
 #define VIRTIO_BLK_MAX_QUEUES  16   /* one device thread and io_uring per queue */
+#define VIRTIO_BLK_MAX_POLL_US 1000 /* poll_us= upper bound */
 
 /* How a disk's requests reach the image. */
 enum virtio_blk_engine {
@@ -25,6 +27,7 @@ struct virtio_blk_options {
 	bool readonly;   /* readonly=on: VIRTIO_BLK_F_RO, writes answered with IOERR */
 	bool direct;     /* direct=on: O_DIRECT, the host page cache is bypassed */
 	unsigned queues; /* queues=N: 1..VIRTIO_BLK_MAX_QUEUES (default 1) */
+	unsigned poll_us; /* poll_us=N: busy-poll up to N µs after activity (0: off, default) */
 };
 
 /* Parses the value of one --disk flag. Values may contain a comma written twice (",,"), the

@@ -38,6 +38,12 @@ static void count_request(struct virtio_blk *blk, const struct blk_request *r)
 		atomic_fetch_add_explicit(&c->discards, 1, memory_order_relaxed);
 	else if (r->type == VIRTIO_BLK_T_WRITE_ZEROES)
 		atomic_fetch_add_explicit(&c->write_zeroes, 1, memory_order_relaxed);
+	if (r->status == VIRTIO_BLK_S_IOERR && r->host_error)
+		atomic_fetch_add_explicit(&c->host_errors, 1, memory_order_relaxed);
+	if (r->status == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_IN)
+		atomic_fetch_add_explicit(&c->reads, 1, memory_order_relaxed);
+	else if (r->status == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_OUT)
+		atomic_fetch_add_explicit(&c->writes, 1, memory_order_relaxed);
 }
 
 static const char *step_name(enum blk_step_op op)
@@ -116,7 +122,7 @@ static void on_step_done(struct ev_op *op, int res);
 static bool advance_request(struct blk_queue *q, struct blk_request *r)
 {
 	if (blk_request_next_step(r, &q->blk->img, &r->step)) {
-		if (blk_io_submit(&q->loop, &r->op, &r->step) == 0) {
+		if (blk_io_submit(&q->loop, &q->files, &r->op, &r->step) == 0) {
 			q->host_inflight++;
 			return true;
 		}
@@ -201,8 +207,10 @@ static void on_kick(struct ev_op *op, int res)
 			strerror(-res));
 		return;
 	}
-	if (res > 0)
+	if (res > 0) {
+		atomic_fetch_add_explicit(&q->blk->counters.kicks, 1, memory_order_relaxed);
 		virtio_pci_process_queue(q->blk->vp, q->index);
+	}
 	arm_kick(q);
 }
 
@@ -281,6 +289,33 @@ static void queue_serve(void *opaque)
 	virtio_pci_process_queue(q->blk->vp, q->index);
 }
 
+/* The loop, on this thread: it is the ring's only submitter (event_loop_claim), registers the
+ * image there, and drops the registration before the image can be closed. */
+static void run_queue(struct blk_queue *q, struct error *e)
+{
+	int rc = event_loop_claim(&q->loop);
+	if (rc < 0) {
+		error_set(e, "cannot enable the ring: %s", strerror(-rc));
+		return;
+	}
+	blk_io_limit_workers(&q->loop);
+	blk_io_register_files(&q->loop, &q->files, &q->blk->img);
+	if (event_loop_poll(&q->loop, &q->stop_op, q->blk->stop_fd, POLLIN) < 0) {
+		error_set(e, "cannot queue the stop poll");
+	} else {
+		arm_kick(q);
+		struct blk_poller poller = {
+			.budget_ns = q->blk->poll_ns, .opaque = q,
+			.pending = queue_pending, .serve = queue_serve,
+			.worth_polling = queue_worth_polling,
+			.start_polling = queue_start_polling, .stop_polling = queue_stop_polling,
+			.batch_done = queue_batch_done,
+		};
+		blk_loop_run(&q->loop, &poller, e);
+	}
+	blk_io_unregister_files(&q->loop, &q->files);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct blk_queue *q = arg;
@@ -290,17 +325,7 @@ static void *queue_thread(void *arg)
 	struct error e = { { 0 } };
 	q->kick_op.done = on_kick;
 	q->stop_op.done = on_stop;
-	if (event_loop_poll(&q->loop, &q->stop_op, q->blk->stop_fd, POLLIN) < 0)
-		error_set(&e, "cannot queue the stop poll");
-	else {
-		arm_kick(q);
-		struct blk_poller poller = { .budget_ns = q->blk->poll_ns, .pending = queue_pending,
-					     .serve = queue_serve, .worth_polling = queue_worth_polling,
-					     .start_polling = queue_start_polling,
-					     .stop_polling = queue_stop_polling,
-					     .batch_done = queue_batch_done, .opaque = q };
-		blk_loop_run(&q->loop, &poller, &e);
-	}
+	run_queue(q, &e);
 	if (e.msg[0])
 		fprintf(stderr, "ember: %s: queue %u: %s\n", q->blk->name, q->index, e.msg);
 	return NULL;
@@ -319,9 +344,9 @@ int blk_queue_init(struct virtio_blk *blk, uint16_t index, struct error *e)
 		q->reqs[i].op.done = on_step_done;
 		free_request(q, &q->reqs[i]);
 	}
-	if (event_loop_init(&q->loop, BLK_RING_ENTRIES, e) < 0)
+	/* Only the queue thread touches the ring: completions run when it waits, in a batch. */
+	if (event_loop_init_single_thread(&q->loop, BLK_RING_ENTRIES, e) < 0)
 		return error_prefix(e, "%s", blk->name);
-	blk_io_limit_workers(&q->loop);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* virtio-net: life cycle, device configuration, feature negotiation, the device thread and the
  * rate-limiter plumbing. The data paths are in net_rx.c and net_tx.c. */
 #include "net_internal.h"
+#include "virtio_pci_internal.h" /* virtio_pci_interrupt_locked: see net_notify_used */
 
 #include <endian.h>
 #include <errno.h>
@@ -29,6 +30,15 @@ void net_vq_unpop(struct virtqueue *vq, uint16_t n)
 	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
 	vq->inflight -= n;
 	vq->stats.popped -= n;
+}
+
+void net_notify_used(struct virtio_net *net, struct virtqueue *vq, uint16_t q)
+{
+	/* Runs inside queue_notify, with the transport lock held, as the transport's own
+	 * end-of-pass check does. */
+	if (virtqueue_should_notify(vq, net->mem))
+		virtio_pci_interrupt_locked(net->vp, net->vp->queues[q].msix_vector,
+					    VIRTIO_PCI_ISR_QUEUE);
 }
 
 void net_requeue(struct virtio_net *net, uint16_t q)

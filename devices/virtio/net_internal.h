@@ -106,6 +106,11 @@ bool net_rate_limit(struct virtio_net *net, struct net_timer *t, uint64_t bytes)
 void net_tap_gone(struct virtio_net *net, int err);
 /* A guest frame was malformed: count it, say so once. */
 void net_report_malformed(struct virtio_net *net, const char *what);
+/* Interrupts the driver now if it asked for it (used_event / NO_INTERRUPT), rather than at the
+ * end of the pass: it starts on the frame (and, for transmit, frees it, which lets its TCP
+ * send more) while the device goes on. With EVENT_IDX a driver that is busy polling suppresses
+ * these, so this costs an interrupt only when one is wanted. */
+void net_notify_used(struct virtio_net *net, struct virtqueue *vq, uint16_t q);
 /* Makes the device loop serve queue `q` again (after a budget ran out). */
 void net_requeue(struct virtio_net *net, uint16_t q);
 /* Gives back the last `n` chains popped from vq (they were not used). */

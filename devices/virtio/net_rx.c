@@ -156,6 +156,7 @@ static int deliver(struct virtio_net *net, struct virtqueue *vq, uint32_t len, s
 	release(net, used);
 	net_count(&net->stats.rx_frames, 1);
 	net_count(&net->stats.rx_bytes, len - TAP_VNET_HDR_LEN);
+	net_notify_used(net, vq, VIRTIO_NET_RX_QUEUE);
 	return 0;
 }
 

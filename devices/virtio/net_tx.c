@@ -81,7 +81,10 @@ static int transmit(struct virtio_net *net, struct virtqueue *vq, struct virtq_c
 		return 0;
 	}
 	send_frame(net, c, raw);
-	return complete(net, vq, c->head, e) < 0 ? -1 : 1;
+	if (complete(net, vq, c->head, e) < 0)
+		return -1;
+	net_notify_used(net, vq, VIRTIO_NET_TX_QUEUE);
+	return 1;
 }
 
 /* Comes back to the queue on the next loop iteration, with kicks off meanwhile. */

@@ -29,13 +29,14 @@ struct virtio_rng {
 	struct ev_op stop_op;
 	pthread_t thread;
 	bool started;
-	atomic_uint_fast64_t bytes_served;
+	atomic_uint_fast64_t bytes_served, requests, host_fails;
 	struct iovec iov[RNG_MAX_SEGMENTS]; /* used on the device thread only */
 };
 
 /* Fills the chain's writable part with random bytes, at most VIRTIO_RNG_MAX_REQUEST. Returns
- * the bytes written (short only if getrandom fails, which the driver handles by asking again). */
-static uint32_t fill_random(const struct virtq_chain *c)
+ * the bytes written (short only if getrandom fails, which the driver handles by asking again;
+ * *failed is set then). */
+static uint32_t fill_random(const struct virtq_chain *c, bool *failed)
 {
 	uint32_t written = 0;
 	for (uint32_t i = c->nout; i < c->nout + c->nin && written < VIRTIO_RNG_MAX_REQUEST; i++) {
@@ -48,8 +49,10 @@ static uint32_t fill_random(const struct virtq_chain *c)
 			ssize_t n = getrandom(p + got, want - got, 0);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0)
+			if (n <= 0) {
+				*failed = true;
 				return written + (uint32_t)got;
+			}
 			got += (size_t)n;
 		}
 		written += (uint32_t)got;
@@ -67,10 +70,14 @@ static int rng_queue_notify(void *opaque, struct virtqueue *vq, uint16_t index, 
 		int r = virtqueue_pop(vq, rng->mem, &c, e);
 		if (r <= 0)
 			return r;
-		uint32_t written = fill_random(&c);
+		bool failed = false;
+		uint32_t written = fill_random(&c, &failed);
 		if (virtqueue_push(vq, rng->mem, c.head, written, e) < 0)
 			return -1;
 		atomic_fetch_add(&rng->bytes_served, written);
+		atomic_fetch_add(&rng->requests, 1);
+		if (failed)
+			atomic_fetch_add(&rng->host_fails, 1);
 	}
 }
 
@@ -163,4 +170,11 @@ struct virtio_pci *virtio_rng_transport(struct virtio_rng *rng)
 uint64_t virtio_rng_bytes_served(struct virtio_rng *rng)
 {
 	return atomic_load(&rng->bytes_served);
+}
+
+void virtio_rng_get_counters(struct virtio_rng *rng, struct virtio_rng_counters *out)
+{
+	out->requests = atomic_load(&rng->requests);
+	out->bytes = atomic_load(&rng->bytes_served);
+	out->host_fails = atomic_load(&rng->host_fails);
 }

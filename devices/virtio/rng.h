@@ -28,4 +28,12 @@ void virtio_rng_destroy(struct virtio_rng *rng);
 struct virtio_pci *virtio_rng_transport(struct virtio_rng *rng);
 uint64_t virtio_rng_bytes_served(struct virtio_rng *rng);
 
+/* Totals since creation, for metrics (each read atomically; any thread). */
+struct virtio_rng_counters {
+	uint64_t requests;     /* buffers filled and given back */
+	uint64_t bytes;        /* random bytes written into them */
+	uint64_t host_fails;   /* getrandom(2) failures (the buffer went back short) */
+};
+void virtio_rng_get_counters(struct virtio_rng *rng, struct virtio_rng_counters *out);
+
 #endif

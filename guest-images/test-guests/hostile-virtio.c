@@ -11,53 +11,36 @@
  * Every MMIO access is a VM exit and CPL0 is slow on PVM hosts: each attack is a handful of
  * register writes. Exit status 0 on success, else 20 + the number of the failed check (printed
  * with its name). */
+#include "rt/cmdline.h"
 #include "rt/rt.h"
+#include "rt/virtio_pci.h"
 
-#define ECAM          0xe0000000ull
 #define LAPIC         0xfee00000ull
 #define MSI_VECTOR    0x41
 #define QSIZE         8
-#define NO_VECTOR     0xffff
 #define BAD_GPA       0x7ff000000000ull  /* far above RAM */
 #define HOLE_GPA      0xc0000000ull      /* the PCI window: not RAM */
 #define TIMEOUT_MS    2000
 
-enum { ID_BLK = 0x1042, ID_CONSOLE = 0x1043, ID_RNG = 0x1044 };
-enum { ACK = 1, DRIVER = 2, DRIVER_OK = 4, FEATURES_OK = 8, NEEDS_RESET = 0x40 };
-enum { D_NEXT = 1, D_WRITE = 2, D_INDIRECT = 4 };
+/* Short names: the attack tables below use them a lot. */
+enum { ACK = VIRTIO_ACK, DRIVER = VIRTIO_DRIVER, DRIVER_OK = VIRTIO_DRIVER_OK,
+       FEATURES_OK = VIRTIO_FEATURES_OK, NEEDS_RESET = VIRTIO_NEEDS_RESET };
+enum { D_NEXT = VIRTQ_DESC_F_NEXT, D_WRITE = VIRTQ_DESC_F_WRITE,
+       D_INDIRECT = VIRTQ_DESC_F_INDIRECT };
 #define F_INDIRECT (1u << 28) /* feature word 0; VERSION_1 is bit 0 of word 1 */
-/* Common configuration offsets (virtio 1.2, 4.1.4.3). */
-enum {
-	DFSELECT = 0, DF = 4, GFSELECT = 8, GF = 12, MSIX_CONFIG = 16, NUM_QUEUES = 18, STATUS = 20,
-	GENERATION = 21, Q_SELECT = 22, Q_SIZE = 24, Q_MSIX = 26, Q_ENABLE = 28, Q_NOTIFY_OFF = 30,
-	Q_DESC = 32, Q_DRIVER = 40, Q_DEVICE = 48,
-};
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
 
 struct ring {
-	struct desc desc[QSIZE];
+	struct virtq_desc desc[QSIZE];
 	volatile uint16_t avail[3 + QSIZE];
 	volatile uint32_t used[2 + 2 * QSIZE] __attribute__((aligned(4)));
 	uint16_t next_avail;
 } __attribute__((aligned(16)));
 
-struct vdev {
-	unsigned slot;
-	uint64_t bar, common, notify, isr, device, msix_table, msix_pba;
-	uint32_t notify_mult;
-	uint8_t msix_cap, window_cap;
-};
-
 static struct ring tx_ring, rx_ring, rng_ring, blk_ring;
-static struct desc table[80] __attribute__((aligned(16)));
-static struct desc table2[2] __attribute__((aligned(16)));
+static struct virtq_desc table[80] __attribute__((aligned(16)));
+static struct virtq_desc table2[2] __attribute__((aligned(16)));
 static uint8_t buf[600];
-static struct vdev con, rng, blk;
+static struct virtio_pci_dev con, rng, blk;
 static volatile unsigned interrupts;
 static unsigned check_no, attacks;
 
@@ -85,7 +68,7 @@ static uint32_t inl(uint16_t port)
 	return v;
 }
 
-static uint64_t cfg(unsigned slot, unsigned reg) { return ECAM + ((uint64_t)slot << 15) + reg; }
+static uint64_t cfg(unsigned slot, unsigned reg) { return pci_cfg_addr(slot, reg); }
 
 static void on_msi(struct trap_frame *f)
 {
@@ -99,92 +82,57 @@ static uint64_t deadline(void) { return rdtsc() + tsc_hz() / 1000 * TIMEOUT_MS; 
 /* ---- A minimal virtio-pci driver ---- */
 
 /* Finds the function with this device ID and where its structures are; false if absent. */
-static bool probe(struct vdev *d, uint16_t device_id)
+static bool probe(struct virtio_pci_dev *d, uint16_t device_id)
 {
-	unsigned s = 1;
-	while (s < 32 && r32(cfg(s, 0)) != ((uint32_t)device_id << 16 | 0x1af4u))
-		s++;
-	if (s == 32)
+	if (!virtio_pci_probe(d, device_id))
 		return false;
-	d->slot = s;
-	d->bar = (r32(cfg(s, 0x10)) & ~0xfu) | (uint64_t)r32(cfg(s, 0x14)) << 32;
-	for (unsigned at = r8(cfg(s, 0x34)), n = 0; at && n < 32; at = r8(cfg(s, at + 1)), n++) {
-		uint8_t id = r8(cfg(s, at));
-		if (id == 0x11) {
-			d->msix_cap = (uint8_t)at;
-			d->msix_table = d->bar + (r32(cfg(s, at + 4)) & ~7u);
-			d->msix_pba = d->bar + (r32(cfg(s, at + 8)) & ~7u);
-		} else if (id == 0x09) {
-			uint64_t where = d->bar + r32(cfg(s, at + 8));
-			switch (r8(cfg(s, at + 3))) {
-			case 1: d->common = where; break;
-			case 2: d->notify = where; d->notify_mult = r32(cfg(s, at + 16)); break;
-			case 3: d->isr = where; break;
-			case 4: d->device = where; break;
-			case 5: d->window_cap = (uint8_t)at; break;
-			}
-		}
-	}
 	check(d->bar && d->common && d->notify && d->isr && d->msix_table, "capabilities");
 	return true;
 }
 
-static uint8_t status(const struct vdev *d) { return r8(d->common + STATUS); }
+static uint8_t status(const struct virtio_pci_dev *d) { return virtio_pci_status(d); }
 
-static void driver_features(const struct vdev *d, uint32_t word0, uint32_t word1)
+/* Reset, ACKNOWLEDGE, DRIVER, features (word 0 + VERSION_1, whatever the device offers),
+ * FEATURES_OK. */
+static bool negotiate(const struct virtio_pci_dev *d, uint32_t word0)
 {
-	for (uint32_t sel = 0; sel < 2; sel++) {
-		mmio_write32(d->common + GFSELECT, sel);
-		mmio_write32(d->common + GF, sel ? word1 : word0);
-	}
-}
-
-/* Reset, ACKNOWLEDGE, DRIVER, features (word 0 + VERSION_1), FEATURES_OK. */
-static bool negotiate(const struct vdev *d, uint32_t word0)
-{
-	mmio_write8(d->common + STATUS, 0);
-	mmio_write8(d->common + STATUS, ACK | DRIVER);
-	driver_features(d, word0, 1);
-	mmio_write8(d->common + STATUS, ACK | DRIVER | FEATURES_OK);
+	virtio_pci_set_status(d, 0);
+	virtio_pci_set_status(d, ACK | DRIVER);
+	virtio_pci_driver_features(d, VIRTIO_F_VERSION_1 | word0);
+	virtio_pci_set_status(d, ACK | DRIVER | FEATURES_OK);
 	return status(d) == (ACK | DRIVER | FEATURES_OK);
 }
 
 /* The 64-bit ring addresses, written whole (the transport also takes 32-bit halves). */
-static void set_rings(const struct vdev *d, const struct ring *r)
+static void set_rings(const struct virtio_pci_dev *d, const struct ring *r)
 {
-	w64(d->common + Q_DESC, (uintptr_t)r->desc);
-	w64(d->common + Q_DRIVER, (uintptr_t)r->avail);
-	w64(d->common + Q_DEVICE, (uintptr_t)r->used);
+	w64(d->common + VIRTIO_Q_DESC, (uintptr_t)r->desc);
+	w64(d->common + VIRTIO_Q_DRIVER, (uintptr_t)r->avail);
+	w64(d->common + VIRTIO_Q_DEVICE, (uintptr_t)r->used);
 }
 
-static bool queue_on(const struct vdev *d, uint16_t q, struct ring *r)
+static bool queue_on(const struct virtio_pci_dev *d, uint16_t q, struct ring *r)
 {
 	memset(r, 0, sizeof(*r));
-	mmio_write16(d->common + Q_SELECT, q);
-	mmio_write16(d->common + Q_SIZE, QSIZE);
+	mmio_write16(d->common + VIRTIO_Q_SELECT, q);
+	mmio_write16(d->common + VIRTIO_Q_SIZE, QSIZE);
 	set_rings(d, r);
-	mmio_write16(d->common + Q_ENABLE, 1);
-	return r16(d->common + Q_ENABLE) == 1;
-}
-
-static bool driver_ok(const struct vdev *d)
-{
-	mmio_write8(d->common + STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
-	return status(d) == (ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	mmio_write16(d->common + VIRTIO_Q_ENABLE, 1);
+	return r16(d->common + VIRTIO_Q_ENABLE) == 1;
 }
 
 /* One queue up and the device live. */
-static void bring_up(const struct vdev *d, uint16_t q, struct ring *r, uint32_t word0)
+static void bring_up(const struct virtio_pci_dev *d, uint16_t q, struct ring *r, uint32_t word0)
 {
-	check(negotiate(d, word0) && queue_on(d, q, r) && driver_ok(d), "device bring-up");
+	check(negotiate(d, word0) && queue_on(d, q, r) && virtio_pci_driver_ok(d), "device bring-up");
 }
 
-static void kick(const struct vdev *d, uint16_t q)
+static void kick(const struct virtio_pci_dev *d, uint16_t q)
 {
 	mmio_write16(d->notify + (uint64_t)q * d->notify_mult, q);
 }
 
-static void offer(const struct vdev *d, uint16_t q, struct ring *r, uint16_t head)
+static void offer(const struct virtio_pci_dev *d, uint16_t q, struct ring *r, uint16_t head)
 {
 	r->avail[2 + r->next_avail % QSIZE] = head;
 	r->next_avail++;
@@ -200,7 +148,7 @@ static bool wait_used(const struct ring *r, uint16_t want)
 	return false;
 }
 
-static bool wait_needs_reset(const struct vdev *d)
+static bool wait_needs_reset(const struct virtio_pci_dev *d)
 {
 	for (uint64_t end = deadline(); rdtsc() < end;) {
 		if (status(d) & NEEDS_RESET)
@@ -211,19 +159,19 @@ static bool wait_needs_reset(const struct vdev *d)
 }
 
 /* The device must flag the abuse, then come back after a reset. */
-static void expect_needs_reset(const struct vdev *d, const char *what)
+static void expect_needs_reset(const struct virtio_pci_dev *d, const char *what)
 {
 	check(wait_needs_reset(d), what);
-	mmio_write8(d->common + STATUS, 0);
+	virtio_pci_set_status(d, 0);
 	check(status(d) == 0, "status after reset");
 	attacks++;
 }
 
 /* ---- Bad chains on the console's transmitq ---- */
 
-static struct desc dsc(uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+static struct virtq_desc dsc(uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	return (struct desc){ addr, len, flags, next };
+	return (struct virtq_desc){ addr, len, flags, next };
 }
 
 #define B ((uint64_t)(uintptr_t)buf)
@@ -234,7 +182,7 @@ static struct desc dsc(uint64_t addr, uint32_t len, uint16_t flags, uint16_t nex
 static const struct chain_attack {
 	const char *name;
 	uint16_t head;
-	struct desc ring[2], ind[2];
+	struct virtq_desc ring[2], ind[2];
 } chain_attacks[] = {
 	{ "descriptor loop", 0, { { B, 1, D_NEXT, 1 }, { B, 1, D_NEXT, 0 } }, { { 0 } } },
 	{ "descriptor pointing at itself", 0, { { B, 1, D_NEXT, 0 } }, { { 0 } } },
@@ -314,13 +262,13 @@ static void attack_common_config(void)
 	/* queue_select out of range: the queue reads size 0 and ignores everything. */
 	for (uint16_t sel = 2; sel != 0; sel = sel == 2 ? 0x1234 : 0) {
 		check(negotiate(&con, 0), "negotiation");
-		mmio_write16(c + Q_SELECT, sel);
-		check(r16(c + Q_SIZE) == 0, "absent queue has size 0");
-		mmio_write16(c + Q_SIZE, QSIZE);
+		mmio_write16(c + VIRTIO_Q_SELECT, sel);
+		check(r16(c + VIRTIO_Q_SIZE) == 0, "absent queue has size 0");
+		mmio_write16(c + VIRTIO_Q_SIZE, QSIZE);
 		set_rings(&con, &tx_ring);
-		mmio_write16(c + Q_MSIX, 0);
-		mmio_write16(c + Q_ENABLE, 1);
-		check(r16(c + Q_ENABLE) == 0 && !(status(&con) & NEEDS_RESET), "absent queue stays off");
+		mmio_write16(c + VIRTIO_Q_MSIX, 0);
+		mmio_write16(c + VIRTIO_Q_ENABLE, 1);
+		check(r16(c + VIRTIO_Q_ENABLE) == 0 && !(status(&con) & NEEDS_RESET), "absent queue stays off");
 		attacks++;
 	}
 	/* Bogus queue sizes (0-4), then rings outside RAM, in the hole, misaligned, wrapping. */
@@ -328,62 +276,64 @@ static void attack_common_config(void)
 					BAD_GPA, HOLE_GPA, 0x100008, 0xfffffffffffffff0ull };
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		check(negotiate(&con, 0), "negotiation");
-		mmio_write16(c + Q_SELECT, 1);
+		mmio_write16(c + VIRTIO_Q_SELECT, 1);
 		set_rings(&con, &tx_ring);
 		if (i < 5) {
-			mmio_write16(c + Q_SIZE, (uint16_t)bad[i]);
+			mmio_write16(c + VIRTIO_Q_SIZE, (uint16_t)bad[i]);
 		} else {
-			w64(c + Q_DESC, bad[i]);
-			mmio_write16(c + Q_ENABLE, 1);
+			w64(c + VIRTIO_Q_DESC, bad[i]);
+			mmio_write16(c + VIRTIO_Q_ENABLE, 1);
 		}
 		expect_needs_reset(&con, i < 5 ? "bogus queue size" : "queue rings outside RAM");
 	}
 	/* A queue enabled before FEATURES_OK. */
-	mmio_write8(c + STATUS, ACK | DRIVER);
-	mmio_write16(c + Q_SELECT, 1);
+	mmio_write8(c + VIRTIO_STATUS, ACK | DRIVER);
+	mmio_write16(c + VIRTIO_Q_SELECT, 1);
 	set_rings(&con, &tx_ring);
-	mmio_write16(c + Q_ENABLE, 1);
+	mmio_write16(c + VIRTIO_Q_ENABLE, 1);
 	expect_needs_reset(&con, "queue enabled before FEATURES_OK");
 	/* A resize while enabled; address writes while enabled are ignored. */
 	check(negotiate(&con, 0) && queue_on(&con, 1, &tx_ring), "negotiation");
-	mmio_write32(c + Q_DESC, 0x1000);
-	check(r32(c + Q_DESC) == (uint32_t)(uintptr_t)tx_ring.desc, "ring moved while enabled");
-	mmio_write16(c + Q_SIZE, 4);
+	mmio_write32(c + VIRTIO_Q_DESC, 0x1000);
+	check(r32(c + VIRTIO_Q_DESC) == (uint32_t)(uintptr_t)tx_ring.desc, "ring moved while enabled");
+	mmio_write16(c + VIRTIO_Q_SIZE, 4);
 	expect_needs_reset(&con, "queue resized while enabled");
 	/* Features not offered, no VERSION_1, DRIVER_OK without FEATURES_OK. */
-	mmio_write8(c + STATUS, ACK | DRIVER);
-	driver_features(&con, 0xffffffff, 0xffffffff);
-	mmio_write32(c + GFSELECT, 0xdeadbeef);
-	mmio_write32(c + GF, 0xffffffff);
-	mmio_write8(c + STATUS, ACK | DRIVER | FEATURES_OK);
+	mmio_write8(c + VIRTIO_STATUS, ACK | DRIVER);
+	virtio_pci_driver_features(&con, ~0ull);
+	mmio_write32(c + VIRTIO_GFSELECT, 0xdeadbeef);
+	mmio_write32(c + VIRTIO_GF, 0xffffffff);
+	mmio_write8(c + VIRTIO_STATUS, ACK | DRIVER | FEATURES_OK);
 	check(!(status(&con) & FEATURES_OK), "FEATURES_OK with features never offered");
-	driver_features(&con, 0, 0);
-	mmio_write8(c + STATUS, ACK | DRIVER | FEATURES_OK);
+	virtio_pci_driver_features(&con, 0);
+	mmio_write8(c + VIRTIO_STATUS, ACK | DRIVER | FEATURES_OK);
 	check(!(status(&con) & FEATURES_OK), "FEATURES_OK without VERSION_1");
-	mmio_write8(c + STATUS, ACK | DRIVER | DRIVER_OK);
+	mmio_write8(c + VIRTIO_STATUS, ACK | DRIVER | DRIVER_OK);
 	check(!(status(&con) & DRIVER_OK), "DRIVER_OK without FEATURES_OK");
-	mmio_write32(c + DFSELECT, 0x77777777);
-	check(r32(c + DF) == 0, "feature word 0x77777777");
+	mmio_write32(c + VIRTIO_DFSELECT, 0x77777777);
+	check(r32(c + VIRTIO_DF) == 0, "feature word 0x77777777");
 	attacks += 4;
 	/* Odd widths and read-only fields. */
 	check(negotiate(&con, 0), "negotiation");
-	mmio_write8(c + GF + 1, 0xff);
-	mmio_write16(c + STATUS - 1, 0xffff);
-	mmio_write32(c + Q_SELECT, 0xffffffff);
-	w64(c + MSIX_CONFIG, ~0ull);
-	mmio_write16(c + NUM_QUEUES, 99);
-	mmio_write8(c + GENERATION, 0x55);
-	mmio_write16(c + Q_NOTIFY_OFF, 0x4444);
+	mmio_write8(c + VIRTIO_GF + 1, 0xff);
+	mmio_write16(c + VIRTIO_STATUS - 1, 0xffff);
+	mmio_write32(c + VIRTIO_Q_SELECT, 0xffffffff);
+	w64(c + VIRTIO_MSIX_CONFIG, ~0ull);
+	mmio_write16(c + VIRTIO_NUM_QUEUES, 99);
+	mmio_write8(c + VIRTIO_GENERATION, 0x55);
+	mmio_write16(c + VIRTIO_Q_NOTIFY_OFF, 0x4444);
 	mmio_write32(c + 0x100, 1);
 	mmio_write32(c + 0xffc, 1);
-	check(status(&con) == (ACK | DRIVER | FEATURES_OK) && r16(c + NUM_QUEUES) == 2 &&
-	      r16(c + Q_SELECT) == 0 && r64(c + STATUS) == 0 && r32(c + 0x100) == 0,
+	check(status(&con) == (ACK | DRIVER | FEATURES_OK) && r16(c + VIRTIO_NUM_QUEUES) == 2 &&
+	      r16(c + VIRTIO_Q_SELECT) == 0 && r64(c + VIRTIO_STATUS) == 0 && r32(c + 0x100) == 0,
 	      "odd-width and read-only accesses");
 	/* MSI-X vectors the function does not have read back as NO_VECTOR. */
-	mmio_write16(c + MSIX_CONFIG, 0x500);
-	mmio_write16(c + Q_SELECT, 1);
-	mmio_write16(c + Q_MSIX, 77);
-	check(r16(c + MSIX_CONFIG) == NO_VECTOR && r16(c + Q_MSIX) == NO_VECTOR, "bad vectors");
+	mmio_write16(c + VIRTIO_MSIX_CONFIG, 0x500);
+	mmio_write16(c + VIRTIO_Q_SELECT, 1);
+	mmio_write16(c + VIRTIO_Q_MSIX, 77);
+	check(r16(c + VIRTIO_MSIX_CONFIG) == VIRTIO_NO_VECTOR &&
+	      r16(c + VIRTIO_Q_MSIX) == VIRTIO_NO_VECTOR,
+	      "bad vectors");
 	/* Device configuration is read-only; past its end reads 0. Notify garbage. */
 	uint16_t cols = r16(con.device);
 	mmio_write16(con.device, 0x4242);
@@ -401,7 +351,8 @@ static void attack_common_config(void)
 
 /* ---- MSI-X table and PBA ---- */
 
-static void msix_entry(const struct vdev *d, unsigned i, uint32_t addr, uint32_t data, uint32_t ctl)
+static void msix_entry(const struct virtio_pci_dev *d, unsigned i, uint32_t addr, uint32_t data,
+		       uint32_t ctl)
 {
 	uint64_t e = d->msix_table + 16ull * i;
 	mmio_write32(e, addr);
@@ -432,10 +383,10 @@ static void attack_msix(void)
 	msix_entry(&con, 1, 0, 0, 1);
 	msix_entry(&con, 2, 0, 0, 1);
 	check(negotiate(&con, 0) && queue_on(&con, 1, &tx_ring), "negotiation");
-	mmio_write16(con.common + MSIX_CONFIG, 0);
-	check(driver_ok(&con), "driver ok");
+	mmio_write16(con.common + VIRTIO_MSIX_CONFIG, 0);
+	check(virtio_pci_driver_ok(&con), "driver ok");
 	unsigned before = interrupts;
-	mmio_write16(con.common + Q_SIZE, 2); /* resize while enabled: config interrupt */
+	mmio_write16(con.common + VIRTIO_Q_SIZE, 2); /* resize while enabled: config interrupt */
 	check(wait_needs_reset(&con), "needs reset");
 	delay_us(20000);
 	__asm__ volatile("sti; nop; cli");
@@ -447,7 +398,7 @@ static void attack_msix(void)
 	for (uint64_t end = deadline(); interrupts == before && rdtsc() < end;)
 		__asm__ volatile("sti; pause; cli");
 	check(interrupts == before + 1, "pending config interrupt delivered once the address is fixed");
-	mmio_write8(con.common + STATUS, 0);
+	virtio_pci_set_status(&con, 0);
 	for (unsigned i = 0; i < 3; i++)
 		msix_entry(&con, i, 0, 0, 1);
 	attacks += 9;
@@ -458,7 +409,7 @@ static void attack_msix(void)
 
 static bool console_answers(void)
 {
-	return r16(con.common + NUM_QUEUES) == 2;
+	return r16(con.common + VIRTIO_NUM_QUEUES) == 2;
 }
 
 static void move_bar(uint32_t lo, uint32_t hi, const char *what)
@@ -487,7 +438,7 @@ static void attack_bars(void)
 	mmio_write32(b, lo);
 	move_bar(0x00200000, 0, "BAR over RAM, moved back");
 	move_bar((uint32_t)rng.bar, (uint32_t)(rng.bar >> 32), "BAR over virtio-rng's, moved back");
-	move_bar((uint32_t)ECAM, 0, "BAR over the ECAM, moved back");
+	move_bar((uint32_t)PCI_ECAM_BASE, 0, "BAR over the ECAM, moved back");
 	move_bar((uint32_t)LAPIC, 0, "BAR over the LAPIC, moved back");
 	move_bar(lo, 0xffffffff, "BAR above 4 GiB, moved back");
 	move_bar(lo + 0x1000, 0, "BAR misaligned, moved back");
@@ -559,8 +510,8 @@ static void attack_config_space(void)
 	mmio_write32(cfg(s, 0x100), 0xffffffff);
 	check(r64(cfg(s, 0)) == ~0ull, "8-byte ECAM access");
 	check(r32(cfg(s, 2)) == 0xffffffff, "misaligned ECAM access");
-	check(r32(ECAM + (1u << 20)) == 0xffffffff, "bus 1");
-	mmio_write32(ECAM + (1u << 20), 0);
+	check(r32(PCI_ECAM_BASE + (1u << 20)) == 0xffffffff, "bus 1");
+	mmio_write32(PCI_ECAM_BASE + (1u << 20), 0);
 	mmio_write8(cfg(s, 0x11), 0x12); /* one byte of BAR 0 */
 	mmio_write32(cfg(s, 0x10), (uint32_t)con.bar | 4);
 	check(r32(cfg(s, 0)) == id && console_answers(), "console after config-space garbage");
@@ -581,7 +532,7 @@ static void rng_still_works(void)
 	for (unsigned i = 0; i < 64; i++)
 		zeros += buf[i] == 0;
 	check(zeros < 16, "virtio-rng bytes look random");
-	mmio_write8(rng.common + STATUS, 0);
+	virtio_pci_set_status(&rng, 0);
 }
 
 /* virtio-blk: read sector 0 (header readable, 512 bytes and the status writable). */
@@ -595,16 +546,7 @@ static void blk_still_works(void)
 	blk_ring.desc[2] = dsc((uintptr_t)buf + 16 + 512, 1, D_WRITE, 0);
 	offer(&blk, 0, &blk_ring, 0);
 	check(wait_used(&blk_ring, 1) && buf[16 + 512] == 0, "virtio-blk read of sector 0");
-	mmio_write8(blk.common + STATUS, 0);
-}
-
-static bool cmdline_has(const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *c = rt_cmdline(); strlen(c) >= n; c++)
-		if (memcmp(c, word, n) == 0)
-			return true;
-	return false;
+	virtio_pci_set_status(&blk, 0);
 }
 
 /* The last words go out through the console; with read_input, one buffer of host input comes
@@ -614,7 +556,8 @@ static void console_still_works(bool read_input)
 	static const char msg[] = "hostile-virtio: hello through virtio-console after the attacks\n";
 	static char line[64];
 	check(negotiate(&con, 0) && queue_on(&con, 1, &tx_ring) &&
-	      (!read_input || queue_on(&con, 0, &rx_ring)) && driver_ok(&con), "console bring-up");
+	      (!read_input || queue_on(&con, 0, &rx_ring)) && virtio_pci_driver_ok(&con),
+	      "console bring-up");
 	tx_ring.desc[0] = dsc((uintptr_t)msg, sizeof(msg) - 1, 0, 0);
 	offer(&con, 1, &tx_ring, 0);
 	check(wait_used(&tx_ring, 1), "virtio-console transmits after the attacks");
@@ -635,9 +578,9 @@ int guest_main(const struct hvm_start_info *si)
 	trap_register(MSI_VECTOR, on_msi, 0);
 	mmio_write32(LAPIC + 0xf0, 0x1ff); /* software-enable the LAPIC */
 	check(r32(cfg(0, 0)) == 0x00081b36, "host bridge");
-	check(probe(&con, ID_CONSOLE), "no virtio-console (run with --console virtio)");
-	check(probe(&rng, ID_RNG), "no virtio-rng (run with --rng)");
-	bool have_blk = probe(&blk, ID_BLK);
+	check(probe(&con, VIRTIO_ID_CONSOLE), "no virtio-console (run with --console virtio)");
+	check(probe(&rng, VIRTIO_ID_RNG), "no virtio-rng (run with --rng)");
+	bool have_blk = probe(&blk, VIRTIO_ID_BLK);
 	attack_chains();
 	attack_common_config();
 	attack_msix();
@@ -646,7 +589,7 @@ int guest_main(const struct hvm_start_info *si)
 	rng_still_works();
 	if (have_blk)
 		blk_still_works();
-	console_still_works(cmdline_has("read-input"));
+	console_still_works(cmdline_has_word("read-input"));
 	console_printf("hostile-virtio: Ember survived %u attacks; virtio-rng%s and virtio-console "
 		       "work\n", attacks, have_blk ? ", virtio-blk" : "");
 	return 0;

@@ -9,6 +9,8 @@
  *              signal; measures what a halted vCPU costs the host)
  * then powers off via ACPI. CPL3 runs natively on PVM hosts; the loops run there. Exits with 1
  * if the region does not fit in RAM. */
+#include "rt/cmdline.h"
+#include "rt/memmap.h"
 #include "rt/rt.h"
 
 #define MIB             ((uint64_t)1 << 20)
@@ -22,32 +24,6 @@ struct touch_job {
 };
 
 static struct touch_job job;
-
-/* "key=N" in the command line, or def. */
-static uint64_t cmdline_number(const char *key, uint64_t def)
-{
-	const char *p = rt_cmdline();
-	size_t klen = strlen(key);
-	for (; *p; p++) {
-		if ((p == rt_cmdline() || p[-1] == ' ') && memcmp(p, key, klen) == 0 && p[klen] == '=') {
-			uint64_t v = 0;
-			for (p += klen + 1; *p >= '0' && *p <= '9'; p++)
-				v = v * 10 + (uint64_t)(*p - '0');
-			return v;
-		}
-	}
-	return def;
-}
-
-/* End of the RAM entry (below 4 GiB) that contains START_MIN, from the PVH memory map. */
-static uint64_t low_ram_end(const struct hvm_start_info *si)
-{
-	const struct hvm_memmap_table_entry *map = phys_ptr(si->memmap_paddr);
-	for (uint32_t i = 0; si->version >= 1 && i < si->memmap_entries; i++)
-		if (map[i].type == 1 && map[i].addr <= START_MIN && map[i].addr + map[i].size > START_MIN)
-			return map[i].addr + map[i].size;
-	return 0;
-}
 
 static uint64_t ticks_to_us(uint64_t ticks)
 {
@@ -90,7 +66,7 @@ int guest_main(const struct hvm_start_info *si)
 {
 	uint64_t mib = cmdline_number("touch", DEFAULT_MIB);
 	uint64_t hold_s = cmdline_number("hold", 0);
-	uint64_t end = low_ram_end(si);
+	uint64_t end = memmap_ram_end(si, START_MIN);
 	job.start = START_MIN;
 	job.len = mib * MIB;
 	job.hold_ticks = hold_s * tsc_hz();

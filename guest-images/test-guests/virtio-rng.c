@@ -5,15 +5,14 @@
  * completion leaves the PBA bit set without an interrupt, and that unmasking delivers it.
  * Exit status 0 on success, else the number of the step that failed (see enum). */
 #include "rt/rt.h"
+#include "rt/virtio_pci.h"
 
-#define ECAM_BASE      0xe0000000ull
 #define LAPIC_BASE     0xfee00000ull
 #define LAPIC_EOI      0xb0
 #define LAPIC_SVR      0xf0
 #define MSI_VECTOR     0x40
 #define QUEUE_SIZE     8
 #define REQUEST_BYTES  64
-#define NO_VECTOR      0xffff
 
 enum failure {
 	FAIL_NO_DEVICE = 10, FAIL_NO_HOST_BRIDGE, FAIL_CAPS, FAIL_NO_VERSION_1, FAIL_FEATURES_OK,
@@ -21,52 +20,14 @@ enum failure {
 	FAIL_NO_INTERRUPT, FAIL_MASKED_INTERRUPT, FAIL_NO_PENDING, FAIL_NO_DELIVERY_ON_UNMASK,
 };
 
-/* Common configuration offsets (virtio 1.2, 4.1.4.3). */
-enum {
-	DFSELECT = 0, DF = 4, GFSELECT = 8, GF = 12, MSIX_CONFIG = 16, STATUS = 20,
-	Q_SELECT = 22, Q_SIZE = 24, Q_MSIX = 26, Q_ENABLE = 28, Q_NOTIFY_OFF = 30,
-	Q_DESC = 32, Q_DRIVER = 40, Q_DEVICE = 48,
-};
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-
-static struct desc ring_desc[QUEUE_SIZE] __attribute__((aligned(16)));
+static struct virtq_desc ring_desc[QUEUE_SIZE] __attribute__((aligned(16)));
 static volatile uint16_t ring_avail[3 + QUEUE_SIZE] __attribute__((aligned(2)));
 static volatile uint32_t ring_used[1 + 2 * QUEUE_SIZE + 1] __attribute__((aligned(4)));
 static uint8_t buffers[2][REQUEST_BYTES];
 static volatile unsigned interrupts;
 
-static uint64_t bar, common, notify, isr, msix_table, msix_pba;
-static uint32_t notify_mult;
-
-static uint64_t cfg_addr(unsigned slot, unsigned reg)
-{
-	return ECAM_BASE + ((uint64_t)slot << 15) + reg;
-}
-
-static uint8_t cfg8(unsigned slot, unsigned reg)
-{
-	return *(volatile uint8_t *)phys_ptr(cfg_addr(slot, reg));
-}
-
-static uint32_t cfg32(unsigned slot, unsigned reg)
-{
-	return mmio_read32(cfg_addr(slot, reg));
-}
-
-static uint16_t read16(uint64_t a)
-{
-	return *(volatile uint16_t *)phys_ptr(a);
-}
-
-static uint8_t read8(uint64_t a)
-{
-	return *(volatile uint8_t *)phys_ptr(a);
-}
+static struct virtio_pci_dev dev;
+static uint64_t notify_addr;
 
 static void on_msi(struct trap_frame *f)
 {
@@ -75,89 +36,51 @@ static void on_msi(struct trap_frame *f)
 	mmio_write32(LAPIC_BASE + LAPIC_EOI, 0);
 }
 
-static int find_device(unsigned *slot)
+static int find_device(void)
 {
-	if ((cfg32(0, 0x08) >> 16) != 0x0600)
+	if ((pci_cfg_read32(0, 0x08) >> 16) != 0x0600)
 		return FAIL_NO_HOST_BRIDGE;
-	for (unsigned s = 1; s < 32; s++)
-		if (cfg32(s, 0) == (0x1044u << 16 | 0x1af4u)) {
-			*slot = s;
-			return 0;
-		}
-	return FAIL_NO_DEVICE;
+	return virtio_pci_probe(&dev, VIRTIO_ID_RNG) ? 0 : FAIL_NO_DEVICE;
 }
 
-static int read_caps(unsigned slot)
+static int read_caps(void)
 {
-	bar = (cfg32(slot, 0x10) & ~0xfu) | (uint64_t)cfg32(slot, 0x14) << 32;
-	for (unsigned at = cfg8(slot, 0x34), n = 0; at && n < 32; at = cfg8(slot, at + 1), n++) {
-		uint8_t id = cfg8(slot, at);
-		if (id == 0x11) { /* MSI-X: table and PBA, both in BAR 0 here */
-			msix_table = bar + (cfg32(slot, at + 4) & ~7u);
-			msix_pba = bar + (cfg32(slot, at + 8) & ~7u);
-			mmio_write16(cfg_addr(slot, at + 2), 0x8000); /* enable */
-			continue;
-		}
-		if (id != 0x09)
-			continue;
-		uint64_t where = bar + cfg32(slot, at + 8);
-		switch (cfg8(slot, at + 3)) {
-		case 1: common = where; break;
-		case 2: notify = where; notify_mult = cfg32(slot, at + 16); break;
-		case 3: isr = where; break;
-		}
-	}
-	return bar && common && notify && isr && msix_table ? 0 : FAIL_CAPS;
+	if (!dev.bar || !dev.common || !dev.notify || !dev.isr || !dev.msix_table)
+		return FAIL_CAPS;
+	virtio_pci_msix_enable(&dev);
+	return 0;
 }
 
+/* VERSION_1 only. */
 static int negotiate(void)
 {
-	mmio_write8(common + STATUS, 0);
-	mmio_write8(common + STATUS, 1);       /* ACKNOWLEDGE */
-	mmio_write8(common + STATUS, 1 | 2);   /* DRIVER */
-	mmio_write32(common + DFSELECT, 1);
-	if (!(mmio_read32(common + DF) & 1))
+	if (!(virtio_pci_device_features(&dev) & VIRTIO_F_VERSION_1))
 		return FAIL_NO_VERSION_1;
-	mmio_write32(common + GFSELECT, 0);
-	mmio_write32(common + GF, 0);
-	mmio_write32(common + GFSELECT, 1);
-	mmio_write32(common + GF, 1);           /* VERSION_1 only */
-	mmio_write8(common + STATUS, 1 | 2 | 8);
-	return read8(common + STATUS) == (1 | 2 | 8) ? 0 : FAIL_FEATURES_OK;
+	return virtio_pci_negotiate(&dev, 0, 0) ? 0 : FAIL_FEATURES_OK;
 }
 
 static int setup_queue(void)
 {
 	/* Vector 1 -> this CPU (APIC 0), fixed delivery of MSI_VECTOR; vector 0 stays masked. */
-	mmio_write32(msix_table + 16, (uint32_t)LAPIC_BASE);
-	mmio_write32(msix_table + 16 + 4, 0);
-	mmio_write32(msix_table + 16 + 8, MSI_VECTOR);
-	mmio_write32(msix_table + 16 + 12, 0);
-	mmio_write16(common + MSIX_CONFIG, NO_VECTOR);
-	mmio_write16(common + Q_SELECT, 0);
-	mmio_write16(common + Q_SIZE, QUEUE_SIZE);
-	mmio_write16(common + Q_MSIX, 1);
-	if (read16(common + Q_MSIX) != 1)
+	mmio_write32(dev.msix_table + 16, (uint32_t)LAPIC_BASE);
+	mmio_write32(dev.msix_table + 16 + 4, 0);
+	mmio_write32(dev.msix_table + 16 + 8, MSI_VECTOR);
+	mmio_write32(dev.msix_table + 16 + 12, 0);
+	mmio_write16(dev.common + VIRTIO_MSIX_CONFIG, VIRTIO_NO_VECTOR);
+	notify_addr = virtio_pci_queue_setup(&dev, 0, QUEUE_SIZE, 1, ring_desc, ring_avail,
+					     ring_used);
+	if (!notify_addr)
 		return FAIL_VECTOR;
-	uint64_t parts[3] = { (uintptr_t)ring_desc, (uintptr_t)ring_avail, (uintptr_t)ring_used };
-	for (unsigned i = 0; i < 3; i++) {
-		mmio_write32(common + Q_DESC + 8 * i, (uint32_t)parts[i]);
-		mmio_write32(common + Q_DESC + 8 * i + 4, (uint32_t)(parts[i] >> 32));
-	}
-	mmio_write16(common + Q_ENABLE, 1);
-	mmio_write8(common + STATUS, 1 | 2 | 8 | 4); /* DRIVER_OK */
-	if (read16(common + Q_ENABLE) != 1 || read8(common + STATUS) != (1 | 2 | 8 | 4))
-		return FAIL_QUEUE;
-	return 0;
+	return virtio_pci_driver_ok(&dev) ? 0 : FAIL_QUEUE;
 }
 
 static void offer(unsigned i)
 {
-	ring_desc[i] = (struct desc){ (uintptr_t)buffers[i], REQUEST_BYTES, 2 /* WRITE */, 0 };
+	ring_desc[i] = (struct virtq_desc){ (uintptr_t)buffers[i], REQUEST_BYTES, VIRTQ_DESC_F_WRITE,
+					    0 };
 	ring_avail[2 + i] = (uint16_t)i;
 	__atomic_store_n(&ring_avail[1], (uint16_t)(i + 1), __ATOMIC_RELEASE);
-	uint16_t off = read16(common + Q_NOTIFY_OFF);
-	mmio_write16(notify + (uint64_t)off * notify_mult, 0);
+	mmio_write16(notify_addr, 0);
 }
 
 /* Waits up to 2 s for used->idx to reach `want` (and, if irq, for an interrupt too). */
@@ -165,8 +88,7 @@ static bool wait_for(uint16_t want, unsigned irqs)
 {
 	uint64_t end = rdtsc() + 2 * tsc_hz();
 	while (rdtsc() < end) {
-		uint16_t idx = (uint16_t)(__atomic_load_n(&ring_used[0], __ATOMIC_ACQUIRE) >> 16);
-		if (idx == want && interrupts >= irqs)
+		if (virtq_used_idx(ring_used) == want && interrupts >= irqs)
 			return true;
 		__asm__ volatile("sti; pause; cli");
 	}
@@ -185,7 +107,7 @@ static int check_bytes(unsigned i)
 
 static int masked_round(void)
 {
-	mmio_write32(msix_table + 16 + 12, 1); /* mask vector 1 */
+	mmio_write32(dev.msix_table + 16 + 12, 1); /* mask vector 1 */
 	unsigned before = interrupts;
 	offer(1);
 	if (!wait_for(2, 0))
@@ -194,9 +116,9 @@ static int masked_round(void)
 	__asm__ volatile("sti; nop; cli");
 	if (interrupts != before)
 		return FAIL_MASKED_INTERRUPT;
-	if (!(mmio_read32(msix_pba) & 2))
+	if (!(mmio_read32(dev.msix_pba) & 2))
 		return FAIL_NO_PENDING;
-	mmio_write32(msix_table + 16 + 12, 0); /* unmask: the pending message arrives */
+	mmio_write32(dev.msix_table + 16 + 12, 0); /* unmask: the pending message arrives */
 	if (!wait_for(2, before + 1))
 		return FAIL_NO_DELIVERY_ON_UNMASK;
 	return check_bytes(1);
@@ -205,11 +127,10 @@ static int masked_round(void)
 int guest_main(const struct hvm_start_info *si)
 {
 	(void)si;
-	unsigned slot = 0;
 	int rc;
 	trap_register(MSI_VECTOR, on_msi, 0);
 	mmio_write32(LAPIC_BASE + LAPIC_SVR, 0x1ff); /* software-enable the LAPIC */
-	if ((rc = find_device(&slot)) || (rc = read_caps(slot)) || (rc = negotiate()) ||
+	if ((rc = find_device()) || (rc = read_caps()) || (rc = negotiate()) ||
 	    (rc = setup_queue()))
 		return rc;
 	offer(0);
@@ -222,8 +143,8 @@ int guest_main(const struct hvm_start_info *si)
 	if ((rc = masked_round()))
 		return rc;
 	console_printf("virtio-rng: slot %u, BAR 0x%lx, %u interrupts, bytes %02x%02x%02x%02x...\n",
-		       slot, bar, interrupts, buffers[0][0], buffers[0][1], buffers[0][2],
+		       dev.slot, dev.bar, interrupts, buffers[0][0], buffers[0][1], buffers[0][2],
 		       buffers[0][3]);
-	mmio_write8(common + STATUS, 0);
+	virtio_pci_set_status(&dev, 0);
 	return 0;
 }

@@ -201,6 +201,77 @@ static void json_cases(void)
 	bad_request("metrics without a path", "PUT", "/metrics", "{}");
 }
 
+/* Wrong types, unknown fields, missing fields and refused values in the device bodies. Nothing
+ * here may be stored: every one is a 400. */
+static void device_cases(void)
+{
+	bad_request("drive: string is_root_device", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\", "
+		    "\"is_root_device\": \"yes\"}");
+	bad_request("drive: unknown field", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\", "
+		    "\"is_root_device\": false, \"bogus\": 1}");
+	bad_request("drive: missing is_root_device", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\"}");
+	bad_request("drive: ids differ", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"other\", \"path_on_host\": \"/dev/null\", "
+		    "\"is_root_device\": false}");
+	bad_request("drive: numeric path", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": 7, \"is_root_device\": false}");
+	bad_request("drive: missing image", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/nonexistent.img\", "
+		    "\"is_root_device\": false}");
+	bad_request("drive: unknown cache_type", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\", "
+		    "\"is_root_device\": false, \"cache_type\": \"WriteThrough\"}");
+	bad_request("drive: rate limiter", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\", "
+		    "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, "
+		    "\"refill_time\": 1}}}");
+	bad_request("drive: vhost-user socket", "PUT", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"socket\": \"/run/x.sock\", "
+		    "\"is_root_device\": false}");
+	bad_request("drive: PATCH before boot", "PATCH", "/drives/rootfs",
+		    "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\"}");
+	bad_request("nic: numeric host_dev_name", "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": 0}");
+	bad_request("nic: unknown field", "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"queues\": 2}");
+	bad_request("nic: multicast MAC", "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "
+		    "\"01:00:5e:00:00:01\"}");
+	bad_request("nic: negative bucket", "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"rx_rate_limiter\": "
+		    "{\"bandwidth\": {\"size\": -5, \"refill_time\": 100}}}");
+	bad_request("nic: bucket without refill_time", "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": "
+		    "{\"ops\": {\"size\": 5}}}");
+	bad_request("nic: limiter as a list", "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": "
+		    "[1]}");
+	bad_request("nic: PATCH before boot", "PATCH", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\"}");
+	bad_request("vsock: string cid", "PUT", "/vsock",
+		    "{\"guest_cid\": \"3\", \"uds_path\": \"/tmp/v.sock\"}");
+	bad_request("vsock: host cid", "PUT", "/vsock",
+		    "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}");
+	bad_request("vsock: unknown field", "PUT", "/vsock",
+		    "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"port\": 1}");
+	bad_request("entropy: rate limiter", "PUT", "/entropy",
+		    "{\"rate_limiter\": {\"bandwidth\": {\"size\": 100, \"refill_time\": 10}}}");
+	bad_request("entropy: unknown field", "PUT", "/entropy", "{\"source\": \"/dev/random\"}");
+	bad_request("balloon: string amount", "PUT", "/balloon",
+		    "{\"amount_mib\": \"64\", \"deflate_on_oom\": true}");
+	bad_request("balloon: missing deflate_on_oom", "PUT", "/balloon", "{\"amount_mib\": 64}");
+	bad_request("balloon: free page hinting", "PUT", "/balloon",
+		    "{\"amount_mib\": 0, \"deflate_on_oom\": true, \"free_page_hinting\": true}");
+	bad_request("balloon: more than the memory", "PUT", "/balloon",
+		    "{\"amount_mib\": 100000, \"deflate_on_oom\": true}");
+	bad_request("balloon: GET without one", "GET", "/balloon", NULL);
+	bad_request("balloon: PATCH before boot", "PATCH", "/balloon", "{\"amount_mib\": 1}");
+	bad_request("balloon: statistics before boot", "GET", "/balloon/statistics", NULL);
+}
+
 static void routing_cases(void)
 {
 	bad_request("id with a dot", "PUT", "/drives/root.fs", "{}");
@@ -216,7 +287,7 @@ static void routing_cases(void)
 	bad_request("double slash", "GET", "//", NULL);
 	bad_request("pause before boot", "PATCH", "/vm", "{\"state\": \"Paused\"}");
 	bad_request("Ctrl-Alt-Del before boot", "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
-	bad_request("unsupported: vsock", "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/x\"}");
+	bad_request("unsupported: pmem", "PUT", "/pmem/p0", "{\"id\": \"p0\", \"path_on_host\": \"/x\"}");
 	bad_request("unsupported: snapshot", "PUT", "/snapshot/create", "{}");
 	bad_request("start without a boot source", "PUT", "/actions",
 		    "{\"action_type\": \"InstanceStart\"}");
@@ -301,6 +372,7 @@ int main(int argc, char **argv)
 	check(server_alive(), "server answers GET /");
 	framing_cases();
 	json_cases();
+	device_cases();
 	routing_cases();
 
 	request_loop(200); /* warm up: allocator pools, lazily mapped pages */

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Firecracker's own config files (shared/firecracker-api), paths replaced by the ticker guest's:
-# vm_config.json boots the same VM as the equivalent flags (with `ember --config-file --no-api`
-# and `ember run --config-file`), the two vm_config_missing_* files are refused naming the
-# missing field, and a config file with --api-sock boots at once and serves the API.
-# Ember has no block or network devices yet, so "drives" must be emptied: with the drive left in,
-# the file is refused naming 'drives' (checked here too).
+# Firecracker's own config files (shared/firecracker-api), paths replaced by the ticker guest's
+# and a scratch disk image: vm_config.json (a root drive, io_engine Sync) boots the same VM as the
+# equivalent flags (--disk, --io-engine sync, root=/dev/vda rw on the command line; the guest
+# lists its PCI functions, so the disk is part of the comparison) with `ember --config-file
+# --no-api` and `ember run --config-file`; vm_config_network.json boots with its network interface
+# when a TAP can be made in a network namespace (root); the two vm_config_missing_* files are
+# refused naming the missing field, and a config file with --api-sock boots at once and serves
+# the API.
 #   config-file.sh EMBER TICKER_GUEST SHARED_FIRECRACKER_API_DIR
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -12,9 +14,13 @@ ember=$1 guest=$2 data=$3
 command -v jq >/dev/null || { echo "SKIP: jq is not installed"; exit 77; }
 passed=0
 
-# prep IN OUT [extra jq filter]: the guest as kernel, ticks=3 so it ends by itself, no drives.
+disk=$API_DIR/rootfs.img
+truncate -s 1M "$disk"
+
+# prep IN OUT [extra jq filter]: the guest as kernel, ticks=3 so it ends by itself, the scratch
+# disk as every drive.
 prep() {
-	jq --arg k "$guest" --arg d "$guest" \
+	jq --arg k "$guest" --arg d "$disk" \
 		'."boot-source".kernel_image_path = $k | ."boot-source".boot_args += " ticks=3"
 		 | .drives = [.drives[]? | .path_on_host = $d] | '"${3:-.}" "$1" >"$2"
 }
@@ -33,10 +39,12 @@ run() {
 	echo "ok: $name"
 }
 
-cmdline='console=ttyS0 reboot=k panic=1 ticks=3'
+cmdline='console=ttyS0 reboot=k panic=1 ticks=3 root=/dev/vda rw'
 expected="ticker: cpus=2 mem_mib=1024 cmdline='$cmdline'"
-prep "$data/vm_config.json" "$API_DIR/vm_config.json" '.drives = []'
-run flags 0 "$expected" "$ember" run --kernel "$guest" --cpus 2 --memory 1024 --cmdline "$cmdline"
+prep "$data/vm_config.json" "$API_DIR/vm_config.json"
+run flags 0 "$expected" "$ember" run --kernel "$guest" --cpus 2 --memory 1024 \
+	--cmdline "$cmdline" --disk path="$disk" --io-engine sync
+grep -q '^ticker: pci .* 1af4:1042' "$API_DIR/flags.out" || fail "the flags' VM has no virtio-blk"
 run config_no_api 0 "$expected" "$ember" --config-file "$API_DIR/vm_config.json" --no-api
 run run_config 0 "$expected" "$ember" run --config-file "$API_DIR/vm_config.json"
 for name in flags config_no_api run_config; do
@@ -47,17 +55,33 @@ cmp -s "$API_DIR/flags.guest" "$API_DIR/config_no_api.guest" ||
 cmp -s "$API_DIR/flags.guest" "$API_DIR/run_config.guest" || fail "ember run --config-file differs"
 echo "ok: vm_config.json boots the same VM as the flags"
 
-prep "$data/vm_config.json" "$API_DIR/with_drive.json"
-run drive_refused 1 "'drives': Ember does not support drives" "$ember" --config-file "$API_DIR/with_drive.json" --no-api
+prep "$data/vm_config.json" "$API_DIR/no_image.json" '.drives[0].path_on_host = "/nonexistent.img"'
+run drive_without_image 1 "drives[0]: drive 'rootfs': cannot open path_on_host '/nonexistent.img'" \
+	"$ember" --config-file "$API_DIR/no_image.json" --no-api
+prep "$data/vm_config.json" "$API_DIR/two_roots.json" '.drives += [.drives[0] | .drive_id = "second"]'
+run two_root_drives 1 "drives[1]: drive 'rootfs' is already the root device" \
+	"$ember" --config-file "$API_DIR/two_roots.json" --no-api
+prep "$data/vm_config.json" "$API_DIR/pmem.json" '.pmem = [{"id": "p", "path_on_host": "/x"}]'
+run pmem_refused 1 "'pmem': Ember does not support pmem devices" \
+	"$ember" --config-file "$API_DIR/pmem.json" --no-api
 for field in mem_size_mib vcpu_count; do
 	prep "$data/vm_config_missing_$field.json" "$API_DIR/missing_$field.json"
 	run "missing_$field" 1 "missing field '$field'" "$ember" --config-file "$API_DIR/missing_$field.json" --no-api
 done
 prep "$data/vm_config_smt_true.json" "$API_DIR/smt.json" '.drives = []'
 run smt 0 "ticker: cpus=2 mem_mib=1024" "$ember" --config-file "$API_DIR/smt.json" --no-api
-prep "$data/vm_config_network.json" "$API_DIR/network.json" '.drives = []'
-run network_refused 1 "'network-interfaces': Ember does not support network interfaces" \
-	"$ember" --config-file "$API_DIR/network.json" --no-api
+prep "$data/vm_config_network.json" "$API_DIR/network.json"
+if api_netns_with_tap "ember-cfg-$$" tap0; then
+	run network 0 "ticker: pci" ip netns exec "ember-cfg-$$" "$ember" --config-file "$API_DIR/network.json" --no-api
+	grep -q '^ticker: pci .* 1af4:1041' "$API_DIR/network.out" || fail "network: no virtio-net device"
+else
+	echo "note: cannot create a TAP in a network namespace here: vm_config_network.json not booted"
+fi
+prep "$data/vm_config_network.json" "$API_DIR/bad_mac.json" '."network-interfaces"[0].guest_mac = "01:00:5e:00:00:01"'
+run network_bad_mac 1 "network-interfaces[0]: guest_mac" "$ember" --config-file "$API_DIR/bad_mac.json" --no-api
+prep "$data/vm_config.json" "$API_DIR/devices.json" '.entropy = {} | .balloon = {"amount_mib": 2048, "deflate_on_oom": true}'
+run balloon_too_big 1 "balloon: amount_mib 2048 is more than the guest's memory" \
+	"$ember" --config-file "$API_DIR/devices.json" --no-api
 printf '{"boot-source": ' >"$API_DIR/broken.json"
 run invalid_json 1 "invalid JSON" "$ember" --config-file "$API_DIR/broken.json" --no-api
 run no_file 1 "/nonexistent.json" "$ember" --config-file /nonexistent.json --no-api

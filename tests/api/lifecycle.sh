@@ -1,54 +1,35 @@
 #!/usr/bin/env bash
-# A whole VM life cycle through the API with curl only: configure, InstanceStart, GET / says
-# Running, PATCH /vm Paused stops the guest's tick counter and Resumed restarts it, metrics are
-# flushed, SendCtrlAltDel ends the VM (exit status 0), and pre-/post-boot rules hold.
+# A whole VM life cycle through the API with curl only: configure (boot source, machine config, a
+# root drive, entropy, vsock and balloon devices and, when this host lets the test create a TAP in
+# a network namespace, a network interface), InstanceStart, GET / says Running, the guest sees its
+# PCI devices and the root= the drive added, PATCH /vm Paused stops the guest's tick counter and
+# Resumed restarts it, the interface's rate limiters and the balloon's target change at run time,
+# metrics are flushed, SendCtrlAltDel ends the VM (exit status 0), and pre-/post-boot rules hold.
 #
 #   lifecycle.sh EMBER TICKER_GUEST [--validate PRISM SPEC]
 #
 # With --validate every request and response goes through Stoplight Prism as a validating proxy
-# (`prism proxy SPEC ... --errors`: a schema violation turns the answer into 422/500 with an
-# sl-violations header): curl -> Unix socket -> socat -> prism (TCP) -> socat -> Ember's socket.
-# Exits 77 (skipped) when prism or socat is missing.
+# (lib.sh: api_options). Exits 77 (skipped) when prism or socat is missing.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 ember=$1 guest=$2
 shift 2
-if [ "${1-}" = --validate ]; then
-	prism=${EMBER_PRISM:-$2} spec=$3
-	[ -x "$prism" ] || { echo "SKIP: no prism at $prism (tests/api/install-prism.sh)"; exit 77; }
-	command -v socat >/dev/null || { echo "SKIP: socat is not installed"; exit 77; }
-	EMBER_SOCK=$API_DIR/ember.sock
-	API_SOCK=$API_DIR/front.sock
-	validating=1
+api_options "$@"
+
+# A TAP in a private network namespace, with Ember inside it (root only; skipped otherwise).
+netns=ember-api-$$
+if api_netns_with_tap "$netns" tap0; then
+	EMBER_WRAP=(ip netns exec "$netns")
+	with_nic=1
 else
-	validating=0
+	echo "note: cannot create a TAP in a network namespace here: no network interface part"
+	with_nic=0
 fi
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + RANDOM % 20000))
-}
-
-start_validating_proxy() {
-	local back front
-	back=$(free_port)
-	socat TCP-LISTEN:"$back",bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:"$EMBER_SOCK" \
-		2>>"$API_DIR/socat.log" &
-	API_CLEANUP_PIDS+=($!)
-	front=$(free_port)
-	while [ "$front" = "$back" ]; do front=$(free_port); done
-	"$prism" proxy "$spec" "http://127.0.0.1:$back" --host 127.0.0.1 --port "$front" --errors \
-		>"$API_DIR/prism.log" 2>&1 &
-	API_CLEANUP_PIDS+=($!)
-	socat UNIX-LISTEN:"$API_SOCK",fork TCP:127.0.0.1:"$front" 2>>"$API_DIR/socat.log" &
-	API_CLEANUP_PIDS+=($!)
-	wait_for 60 curl -s -o /dev/null --unix-socket "$API_SOCK" http://localhost/version ||
-		fail "prism did not come up: $(tail -5 "$API_DIR/prism.log")"
-}
+disk=$API_DIR/disk.img
+truncate -s 1M "$disk"
 
 api_start "$ember"
-[ "$validating" = 1 ] && start_validating_proxy
 
 # --- before the boot ---
 expect GET / "" 200 '"state":"Not started"'
@@ -61,7 +42,21 @@ expect GET /machine-config "" 200 '"mem_size_mib":128'
 expect PUT /logger "{\"log_path\": \"$API_DIR/ember.log\", \"level\": \"Info\", \"show_level\": true}" 204
 expect PUT /metrics "{\"metrics_path\": \"$API_DIR/metrics.json\"}" 204
 expect GET /vm/config "" 200 '"boot-source"'
-expect PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$guest\", \"is_root_device\": true, \"is_read_only\": true}" 400 "drives"
+expect PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\", \"is_root_device\": true, \"is_read_only\": false, \"cache_type\": \"Writeback\", \"io_engine\": \"Async\"}" 204
+expect PUT /drives/other "{\"drive_id\": \"other\", \"path_on_host\": \"$disk\", \"is_root_device\": true}" 400 "root"
+expect PUT /drives/rootfs "{\"drive_id\": \"other\", \"path_on_host\": \"$disk\", \"is_root_device\": false}" 400 "does not match"
+expect PUT /entropy '{}' 204
+expect PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$API_DIR/vsock.sock\"}" 204
+expect GET /balloon "" 400 "no balloon"
+expect PUT /balloon '{"amount_mib": 1000, "deflate_on_oom": true}' 400 "mem_size_mib"
+expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}' 204
+expect GET /balloon "" 200 '"amount_mib":0,"deflate_on_oom":true,"stats_polling_interval_s":1'
+expect PATCH /balloon '{"amount_mib": 8}' 400 "before starting"
+if [ "$with_nic" = 1 ]; then
+	expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02", "tx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 100}}}' 204
+fi
+expect GET /vm/config "" 200 '"drives":[{"drive_id":"rootfs","is_root_device":true,"cache_type":"Writeback","is_read_only":false'
+expect PATCH /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\"}" 400 "before starting"
 expect PATCH /vm '{"state": "Paused"}' 400 "before starting"
 expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 400 "before starting"
 expect PUT /actions '{"action_type": "InstanceStart"}' 204
@@ -69,6 +64,31 @@ expect PUT /actions '{"action_type": "InstanceStart"}' 204
 # --- running ---
 expect GET / "" 200 '"state":"Running"'
 wait_for 10 ticks_at_least 3 || fail "the guest never ticked"
+grep -q "^ticker: .*cmdline='console=ttyS0 period_ms=50 root=/dev/vda rw'" "$API_DIR/ember.out" ||
+	fail "the root drive is not on the command line: $(grep '^ticker' "$API_DIR/ember.out")"
+grep -q '^ticker: pci .* 1af4:1042' "$API_DIR/ember.out" || fail "the guest has no virtio-blk device"
+grep -q '^ticker: pci .* 1af4:1044' "$API_DIR/ember.out" || fail "the guest has no virtio-rng device"
+ls -l "/proc/$EMBER_PID/fd" | grep -q "$disk" || fail "ember does not hold the drive's image open"
+grep -q '^ticker: pci .* 1af4:1045' "$API_DIR/ember.out" || fail "the guest has no virtio-balloon device"
+grep -q '^ticker: pci .* 1af4:1053' "$API_DIR/ember.out" || fail "the guest has no virtio-vsock device"
+[ -S "$API_DIR/vsock.sock" ] || fail "the vsock's Unix socket is not there"
+echo "ok: the guest has its drive (root=/dev/vda rw), entropy, balloon and vsock devices"
+expect PATCH /balloon '{"amount_mib": 16}' 204
+expect GET /balloon "" 200 '"amount_mib":16'
+expect GET /balloon/statistics "" 200 '"target_pages":4096,"actual_pages":0,"target_mib":16,"actual_mib":0'
+expect PATCH /balloon/statistics '{"stats_polling_interval_s": 2}' 204
+expect PATCH /balloon/statistics '{"stats_polling_interval_s": 0}' 400 "turned off"
+expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true}' 400 "after starting"
+expect GET /vm/config "" 200 '"balloon":{"amount_mib":16,"deflate_on_oom":true,"stats_polling_interval_s":2'
+expect PATCH /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\"}" 400 "path_on_host"
+expect PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$disk\", \"is_root_device\": false}" 400 "after starting"
+if [ "$with_nic" = 1 ]; then
+	grep -q '^ticker: pci .* 1af4:1041' "$API_DIR/ember.out" || fail "the guest has no virtio-net device"
+	expect PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "rx_rate_limiter": {"ops": {"size": 1000, "refill_time": 1000}}, "tx_rate_limiter": {"bandwidth": {"size": 0, "refill_time": 0}}}' 204
+	expect GET /vm/config "" 200 '"network-interfaces":[{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:ac:10:00:02","rx_rate_limiter":{"ops":{"size":1000,"refill_time":1000}}}]'
+	expect PATCH /network-interfaces/eth1 '{"iface_id": "eth1"}' 400 "eth1"
+	echo "ok: virtio-net on tap0, rate limiters changed at run time"
+fi
 expect PUT /boot-source "{\"kernel_image_path\": \"$guest\"}" 400 "after starting"
 expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 400 "after starting"
 expect PUT /actions '{"action_type": "InstanceStart"}' 400 "after starting"

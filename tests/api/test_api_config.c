@@ -69,7 +69,7 @@ Test(fc_resources, machine_config_refuses_what_ember_cannot_do)
 	fc_resources_init(&r);
 	const char *bad[][2] = {
 		{ "{\"vcpu_count\": 0, \"mem_size_mib\": 128}", "vcpu_count" },
-		{ "{\"vcpu_count\": 256, \"mem_size_mib\": 128}", "vcpu_count" },
+		{ "{\"vcpu_count\": 1025, \"mem_size_mib\": 128}", "vcpu_count" },
 		{ "{\"vcpu_count\": 1, \"mem_size_mib\": 1}", "mem_size_mib" },
 		{ "{\"vcpu_count\": 3, \"mem_size_mib\": 128, \"smt\": true}", "even" },
 		{ "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"track_dirty_pages\": true}", "track_dirty_pages" },
@@ -142,9 +142,13 @@ Test(fc_config_file, sections_and_what_is_not_supported)
 		{ "{\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"}, "
 		  "\"machine-config\": {\"mem_size_mib\": 256}}", "vcpu_count" },
 		{ "{\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"}, "
-		  "\"drives\": [{\"drive_id\": \"rootfs\"}]}", "drives" },
+		  "\"pmem\": [{\"id\": \"p0\", \"path_on_host\": \"/x\"}]}", "pmem" },
 		{ "{\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"}, "
-		  "\"vsock\": {\"guest_cid\": 3}}", "vsock" },
+		  "\"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}", "mmds-config" },
+		{ "{\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"}, "
+		  "\"drives\": [{\"drive_id\": \"rootfs\"}]}", "drives[0]: missing field" },
+		{ "{\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"}, "
+		  "\"vsock\": {\"guest_cid\": 3}}", "vsock: missing field 'uds_path'" },
 		{ "{\"boot-source\": {\"kernel_image_path\": \"/proc/self/exe\"}, \"drives\": {}}", "drives" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

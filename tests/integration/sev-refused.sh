@@ -20,4 +20,12 @@ expect="$(dirname "$0")/expect-run.sh"
 	"$ember" run --sev snp --kernel "$dir/vmlinuz"
 "$expect" --status 2 --lines 1 --expect "is not sev, sev-es or snp" -- \
 	"$ember" run --sev tdx --firmware "$dir/OVMF.fd"
+# The guest owner's companions: each named, in one line, before anything runs.
+"$expect" --status 2 --lines 1 --expect "SNP has no launch session or LAUNCH_SECRET" -- \
+	"$ember" run --sev snp --firmware "$dir/OVMF.fd" --sev-secret "$dir/secret"
+"$expect" --status 2 --lines 1 --expect "--sev-secret needs --sev-measurement-out" -- \
+	"$ember" run --sev sev --firmware "$dir/OVMF.fd" --sev-dh-cert "$dir/a" \
+	--sev-session "$dir/b" --sev-secret "$dir/secret"
+"$expect" --status 2 --lines 1 --expect "--sev-measurement-out needs --sev" -- \
+	"$ember" run --kernel "$dir/vmlinuz" --sev-measurement-out "$dir/m"
 echo "ok: confidential guests refused with one line"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Helpers for tests that run inside L1 (see README.md). Source it:
 #   source "$(dirname "$0")/lib.sh"     (from a script in tests/nested/)
-# Functions are prefixed nested_. Nothing here exits the caller on its own.
+# Functions are prefixed nested_. Nothing here exits the caller on its own, except
+# nested_host_setup (exit 77: the test is skipped).
 
 NESTED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -56,6 +57,16 @@ nested_guest_kernel() {
     fi
 }
 
+# The guest kernel of kind $1 (bzimage: vmlinuz, pvh: vmlinux, a test's --kernel) in guest dir
+# $2; fails on any other kind.
+nested_guest_kernel_of_kind() {
+    case "$1" in
+        bzimage) printf '%s\n' "$2/vmlinuz" ;;
+        pvh) printf '%s\n' "$2/vmlinux" ;;
+        *) return 1 ;;
+    esac
+}
+
 # Prints the path of the ember binary: $EMBER_BIN, else the first of
 # <repo>/build/ember and <repo>/builddir/ember that exists.
 nested_ember_binary() {
@@ -101,3 +112,65 @@ nested_guest_exit_status() {
 
 nested_now() { date +%s.%N; }
 nested_seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# The host half of a test script, before it re-runs itself in L1 (nested_run): exits 77 (skip)
+# when L1 cannot run here; returns 1 with the reason in NESTED_WHY when there is no ember binary
+# or the default guest (flavour $1, default cloud) cannot be built.
+nested_host_setup() {
+    local flavour=${1:-cloud}
+    nested_l1_available || exit 77
+    NESTED_WHY="no ember binary"
+    nested_ember_binary >/dev/null || return 1
+    NESTED_WHY="cannot build the $flavour guest"
+    nested_guest_dir "$flavour" >/dev/null || return 1
+    NESTED_WHY=
+}
+
+# A test's failure report: "$1: FAIL: <the rest>" and the last $3 lines of ember's output, the
+# file $2 if it exists ($3 as for tail -n: +1 for all of it), on stderr; then the summary line
+# meson's log shows. The caller exits.
+nested_report_failure() {
+    local who=$1 log=$2 lines=$3
+    shift 3
+    echo "$who: FAIL: $*" >&2
+    if [[ -n "$log" && -f "$log" ]]; then
+        echo "--- ember output ---" >&2
+        tail -n "$lines" "$log" >&2
+    fi
+    echo "0 passed, 1 failed"
+}
+
+# The end of every test script: the L1 half inside L1, else the host half (functions run_in_l1
+# and run_on_host of the script).
+nested_main() {
+    if nested_in_l1; then
+        run_in_l1
+    else
+        run_on_host
+    fi
+}
+
+# A test's options: nested_parse_options WHO --NAME... -- ARG...
+# Each "--name VALUE" among the ARGs whose --name is one of the listed options sets the variable
+# NAME (upper case, '-' as '_'; its default is set before the call). Anything else: a message
+# naming WHO and status 2 (the caller exits 2, a usage error).
+nested_parse_options() {
+    local who=$1 allowed=" " var
+    shift
+    while [[ $# -gt 0 && "$1" != -- ]]; do
+        allowed+="$1 "
+        shift
+    done
+    shift
+    while [[ $# -gt 0 ]]; do
+        if [[ "$allowed" != *" $1 "* ]]; then
+            echo "$who: unknown argument '$1'" >&2
+            return 2
+        fi
+        [[ $# -ge 2 && -n "$2" ]] || { echo "$who: $1 needs a value" >&2; return 2; }
+        var=${1#--}
+        var=${var^^}
+        printf -v "${var//-/_}" '%s' "$2"
+        shift 2
+    done
+}

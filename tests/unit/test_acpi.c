@@ -329,6 +329,26 @@ Test(acpi, madt_x2apic_boundary_is_255)
 	guest_mem_destroy(&b.gm);
 }
 
+/* The most vCPUs a VM may have: ids 0..254 as Local APICs, 255..1023 as Local x2APICs, with
+ * processor UIDs past the 8 bits of a Local APIC entry. */
+Test(acpi, madt_1024cpus)
+{
+	struct built b;
+	build(&b, 1024, NULL);
+	const struct acpi_header *h = find_table(&b, "APIC");
+	struct madt_counts c = madt_count(h);
+	cr_assert_eq(c.lapic, 255);
+	cr_assert_eq(c.x2apic, 1024 - 255);
+	cr_assert_eq(c.x2apic_nmi, 1);
+	const uint8_t *p = (const uint8_t *)h + sizeof(struct acpi_madt) + 255 * 8 + 768 * 16;
+	struct acpi_madt_local_x2apic last;
+	memcpy(&last, p, sizeof(last));
+	cr_assert_eq(last.type, ACPI_MADT_LOCAL_X2APIC);
+	cr_assert_eq(last.x2apic_id, 1023);
+	cr_assert_eq(last.processor_uid, 1023);
+	guest_mem_destroy(&b.gm);
+}
+
 Test(acpi, madt_apic_ids_passed_through)
 {
 	const uint32_t ids[4] = { 0, 2, 4, 6 };
@@ -356,7 +376,7 @@ static void expect_failure(unsigned ncpus, const uint32_t *ids, uint64_t ram, co
 }
 
 Test(acpi, rejects_zero_cpus) { expect_failure(0, NULL, 64 << 20, "vCPUs"); }
-Test(acpi, rejects_256_cpus) { expect_failure(256, NULL, 64 << 20, "vCPUs"); }
+Test(acpi, rejects_1025_cpus) { expect_failure(1025, NULL, 64 << 20, "vCPUs"); }
 
 Test(acpi, rejects_duplicate_apic_ids)
 {

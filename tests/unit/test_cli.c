@@ -71,7 +71,7 @@ Test(cli, bad_input)
 	struct error e = { "" };
 	expect_usage_error(PARSE(&cfg, &e, "--cpus", "1"), &e, "--kernel is required");
 	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--cpus", "0"), &e, "out of range");
-	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--cpus", "1000"), &e, "out of range");
+	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--cpus", "1025"), &e, "out of range");
 	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--cpus", "two"), &e, "not a number");
 	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--memory", "1K"), &e, "too small");
 	expect_usage_error(PARSE(&cfg, &e, "--kernel", "k", "--memory", "lots"), &e, "invalid size");

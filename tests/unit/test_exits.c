@@ -166,8 +166,8 @@ Test(cli_tuning, topology_sets_the_cpu_count_unless_given)
 		     CLI_USAGE_ERROR);
 	cr_expect(strstr(e.msg, "2 socket(s) x 3 cores x 1 threads is 6 vCPUs, but the VM has 4"),
 		  "%s", e.msg);
-	cr_expect_eq(PARSE(&cfg, &e, "--topology", "sockets=16,cores=16,threads=2"), CLI_USAGE_ERROR);
-	cr_expect(strstr(e.msg, "512 vCPUs, more than 255"), "%s", e.msg);
+	cr_expect_eq(PARSE(&cfg, &e, "--topology", "sockets=16,cores=64,threads=2"), CLI_USAGE_ERROR);
+	cr_expect(strstr(e.msg, "2048 vCPUs, more than 1024"), "%s", e.msg);
 	/* Without cores=, the count comes from --cpus. */
 	cr_assert_eq(PARSE(&cfg, &e, "--cpus", "8", "--topology", "threads=2"), CLI_PARSED, "%s",
 		     e.msg);

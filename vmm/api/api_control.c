@@ -9,6 +9,12 @@
 #include <unistd.h>
 
 #include "../../devices/legacy/debug_port.h"
+#include "../../devices/virtio/balloon.h"
+#include "../../devices/virtio/blk.h"
+#include "../../devices/virtio/console.h"
+#include "../../devices/virtio/net.h"
+#include "../../devices/virtio/rng.h"
+#include "../../devices/virtio/vsock.h"
 #include "../vcpu.h"
 #include "../vm.h"
 #include "api_router.h"
@@ -57,6 +63,41 @@ static void sum_exits(struct vm *vm, struct metrics_exits *x)
 	}
 }
 
+/* Every device's totals (the getters read atomics: the device threads keep running). Drives are
+ * named by the API's drive_id (`disk<i>` for --disk flags), in the VM's disk order; interfaces
+ * by their iface_id. */
+static void sample_devices(struct api_control *ctl, struct vm *vm, struct metrics_devices *d)
+{
+	memset(d, 0, sizeof(*d));
+	for (unsigned i = 0; i < vm->cfg.ndisks && i < VIRTIO_BLK_MAX_DISKS; i++) {
+		if (!vm->disks[i])
+			continue;
+		struct metrics_block_device *b = &d->block[d->nblock++];
+		if (i < ctl->res.ndrives)
+			snprintf(b->id, sizeof(b->id), "%s", ctl->res.drives[i].id);
+		else
+			snprintf(b->id, sizeof(b->id), "disk%u", i);
+		virtio_blk_get_stats(vm->disks[i], &b->c);
+	}
+	for (unsigned i = 0; i < vm->cfg.nnets && i < NET_MAX_DEVICES; i++) {
+		if (!vm->nets[i])
+			continue;
+		struct metrics_net_device *n = &d->net[d->nnet++];
+		snprintf(n->id, sizeof(n->id), "%s", virtio_net_options(vm->nets[i])->id);
+		virtio_net_get_counters(vm->nets[i], &n->c);
+	}
+	if ((d->has_vsock = vm->vsock))
+		virtio_vsock_get_counters(vm->vsock, &d->vsock);
+	if ((d->has_balloon = vm->balloon))
+		virtio_balloon_get_counters(vm->balloon, &d->balloon);
+	if ((d->has_entropy = vm->rng))
+		virtio_rng_get_counters(vm->rng, &d->entropy);
+	if ((d->has_console = vm->vcon)) {
+		d->console_bytes_in = virtio_console_bytes_in(vm->vcon);
+		d->console_bytes_out = virtio_console_bytes_out(vm->vcon);
+	}
+}
+
 int api_control_flush_metrics(struct api_control *ctl, struct error *e)
 {
 	struct metrics_sample s = {
@@ -66,11 +107,13 @@ int api_control_flush_metrics(struct api_control *ctl, struct error *e)
 		.api_requests = ctl->requests,
 		.api_bad_requests = ctl->bad_requests,
 		.exits = ctl->metrics.last.exits, /* no VM (yet, or any more): no new exits */
+		.devices = ctl->metrics.last.devices,
 	};
 	pthread_mutex_lock(&ctl->lock);
 	s.state = api_state_name(ctl->state);
 	if (ctl->vm) {
 		sum_exits(ctl->vm, &s.exits);
+		sample_devices(ctl, ctl->vm, &s.devices);
 		if (ctl->vm->debug_port)
 			s.guest_ready_us = debug_port_ready_us(ctl->vm->debug_port);
 	}

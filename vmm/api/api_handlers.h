@@ -26,6 +26,19 @@ void api_get_vm_config(const struct api_call *call, struct http_response *resp);
 void api_put_logger(const struct api_call *call, struct http_response *resp);
 void api_put_metrics(const struct api_call *call, struct http_response *resp);
 
+/* api_device_handlers.c: drives, network interfaces, vsock, entropy, balloon. */
+void api_put_drive(const struct api_call *call, struct http_response *resp);
+void api_patch_drive(const struct api_call *call, struct http_response *resp);
+void api_put_network_interface(const struct api_call *call, struct http_response *resp);
+void api_patch_network_interface(const struct api_call *call, struct http_response *resp);
+void api_put_vsock(const struct api_call *call, struct http_response *resp);
+void api_put_entropy(const struct api_call *call, struct http_response *resp);
+void api_put_balloon(const struct api_call *call, struct http_response *resp);
+void api_patch_balloon(const struct api_call *call, struct http_response *resp);
+void api_get_balloon(const struct api_call *call, struct http_response *resp);
+void api_patch_balloon_statistics(const struct api_call *call, struct http_response *resp);
+void api_get_balloon_statistics(const struct api_call *call, struct http_response *resp);
+
 /* api_vm_handlers.c: the instance and its life cycle. */
 void api_get_instance_info(const struct api_call *call, struct http_response *resp);
 void api_get_version(const struct api_call *call, struct http_response *resp);

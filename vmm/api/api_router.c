@@ -6,7 +6,6 @@
 #include "fc_json.h"
 #include "logger.h"
 
-#define API_MAX_ID_LEN 64
 #define API_MAX_SEGMENTS 4
 
 enum api_phase { PHASE_ANY, PHASE_PRE_BOOT, PHASE_POST_BOOT };
@@ -27,10 +26,8 @@ struct api_route {
 #define POST PHASE_POST_BOOT
 #define ANY PHASE_ANY
 
-static const char DRIVES[] = "drives (block devices)";
-static const char NICS[] = "network interfaces";
 static const char PMEM[] = "pmem devices";
-static const char BALLOON[] = "balloon devices";
+static const char HINTING[] = "balloon free page hinting";
 static const char MMDS[] = "MMDS (the microVM metadata service)";
 static const char SNAPSHOTS[] = "snapshots";
 static const char HOTPLUG[] = "memory hot-plug";
@@ -47,23 +44,24 @@ static const struct api_route routes[] = {
 	{ "/actions", PUT, ANY, true, api_put_actions, NULL },
 	{ "/logger", PUT, PRE, true, api_put_logger, NULL },
 	{ "/metrics", PUT, PRE, true, api_put_metrics, NULL },
-	{ "/drives/{id}", PUT, PRE, true, NULL, DRIVES },
-	{ "/drives/{id}", PATCH, POST, true, NULL, DRIVES },
-	{ "/network-interfaces/{id}", PUT, PRE, true, NULL, NICS },
-	{ "/network-interfaces/{id}", PATCH, POST, true, NULL, NICS },
+	{ "/drives/{id}", PUT, PRE, true, api_put_drive, NULL },
+	{ "/drives/{id}", PATCH, POST, true, api_patch_drive, NULL },
+	{ "/network-interfaces/{id}", PUT, PRE, true, api_put_network_interface, NULL },
+	{ "/network-interfaces/{id}", PATCH, POST, true, api_patch_network_interface, NULL },
 	{ "/pmem/{id}", PUT, PRE, true, NULL, PMEM },
 	{ "/pmem/{id}", PATCH, POST, true, NULL, PMEM },
-	{ "/vsock", PUT, PRE, true, NULL, "vsock devices" },
-	{ "/entropy", PUT, PRE, true, NULL, "entropy devices" },
+	{ "/vsock", PUT, PRE, true, api_put_vsock, NULL },
+	{ "/entropy", PUT, PRE, true, api_put_entropy, NULL },
 	{ "/cpu-config", PUT, PRE, true, NULL, "custom CPU templates (cpu-config)" },
-	{ "/balloon", GET, ANY, false, NULL, BALLOON },
-	{ "/balloon", PUT, PRE, true, NULL, BALLOON },
-	{ "/balloon", PATCH, POST, true, NULL, BALLOON },
-	{ "/balloon/statistics", GET, ANY, false, NULL, BALLOON },
-	{ "/balloon/statistics", PATCH, POST, true, NULL, BALLOON },
-	{ "/balloon/hinting/start", PATCH, POST, false, NULL, BALLOON },
-	{ "/balloon/hinting/status", GET, ANY, false, NULL, BALLOON },
-	{ "/balloon/hinting/stop", PATCH, POST, false, NULL, BALLOON },
+	/* Firecracker answers PATCH /balloon and the statistics only after the boot. */
+	{ "/balloon", GET, ANY, false, api_get_balloon, NULL },
+	{ "/balloon", PUT, PRE, true, api_put_balloon, NULL },
+	{ "/balloon", PATCH, POST, true, api_patch_balloon, NULL },
+	{ "/balloon/statistics", GET, POST, false, api_get_balloon_statistics, NULL },
+	{ "/balloon/statistics", PATCH, POST, true, api_patch_balloon_statistics, NULL },
+	{ "/balloon/hinting/start", PATCH, POST, false, NULL, HINTING },
+	{ "/balloon/hinting/status", GET, ANY, false, NULL, HINTING },
+	{ "/balloon/hinting/stop", PATCH, POST, false, NULL, HINTING },
 	{ "/mmds", GET, ANY, false, NULL, MMDS },
 	{ "/mmds", PUT, ANY, false, NULL, MMDS },
 	{ "/mmds", PATCH, ANY, false, NULL, MMDS },
@@ -78,14 +76,7 @@ static const struct api_route routes[] = {
 
 bool api_id_is_valid(const char *id)
 {
-	size_t len = strlen(id);
-	if (len == 0 || len > API_MAX_ID_LEN)
-		return false;
-	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_'))
-			return false;
-	return true;
+	return fc_id_is_valid(id);
 }
 
 struct split_path {
@@ -185,7 +176,7 @@ static void route(struct api_control *ctl, const struct http_request *req,
 	}
 	if (id && !api_id_is_valid(id)) {
 		http_response_fault(resp, 400, "invalid id '%.80s': ids are 1-%d characters of A-Z, "
-				    "a-z, 0-9 and _", id, API_MAX_ID_LEN);
+				    "a-z, 0-9 and _", id, FC_ID_MAX);
 		return;
 	}
 	if (!r->handler) {

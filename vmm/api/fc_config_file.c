@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fc_devices.h"
 #include "fc_json.h"
 #include "fc_logging.h"
 
@@ -16,14 +18,9 @@ static const struct {
 	bool list;
 	const char *what;
 } unsupported[] = {
-	{ "drives", true, "drives (block devices)" },
-	{ "network-interfaces", true, "network interfaces" },
 	{ "pmem", true, "pmem devices" },
 	{ "cpu-config", false, "custom CPU templates (cpu-config)" },
-	{ "balloon", false, "balloon devices" },
-	{ "vsock", false, "vsock devices" },
 	{ "mmds-config", false, "MMDS (the microVM metadata service)" },
-	{ "entropy", false, "entropy devices" },
 	{ "memory-hotplug", false, "memory hot-plug" },
 	{ "serial", false, "serial output configuration" },
 };
@@ -58,6 +55,53 @@ static int check_unsupported(struct json_object *doc, struct error *e)
 	return 0;
 }
 
+typedef int (*list_entry_fn)(struct fc_resources *r, const char *path_id,
+			     struct json_object *body, struct error *e);
+
+/* "drives: missing field 'x'" -> "drives[1]: missing field 'x'". */
+static int name_entry(struct error *e, const char *key, size_t index)
+{
+	size_t len = strlen(key);
+	char rest[sizeof(e->msg)];
+	if (strncmp(e->msg, key, len) == 0 && strncmp(e->msg + len, ": ", 2) == 0) {
+		snprintf(rest, sizeof(rest), "%s", e->msg + len + 2);
+		return error_set(e, "%s[%zu]: %s", key, index, rest);
+	}
+	return error_prefix(e, "%s[%zu]", key, index);
+}
+
+/* A list section ("drives", "network-interfaces"): each entry as its PUT would be. */
+static int apply_list(struct json_object *doc, const char *key, list_entry_fn put,
+		      struct fc_resources *r, struct error *e)
+{
+	struct json_object *v = section(doc, key);
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_array))
+		return error_set(e, "'%s' must be a list", key);
+	for (size_t i = 0; i < json_object_array_length(v); i++)
+		if (put(r, NULL, json_object_array_get_idx(v, i), e) < 0)
+			return name_entry(e, key, i);
+	return 0;
+}
+
+/* Devices in Firecracker's order: block, network, vsock, entropy, balloon (after the
+ * machine-config, which its amount_mib must fit in). */
+static int apply_devices(struct json_object *doc, struct fc_resources *r, struct error *e)
+{
+	struct json_object *v;
+	if (apply_list(doc, "drives", fc_put_drive, r, e) < 0 ||
+	    apply_list(doc, "network-interfaces", fc_put_network_interface, r, e) < 0)
+		return -1;
+	if ((v = section(doc, "vsock")) && fc_put_vsock(r, v, e) < 0)
+		return -1;
+	if ((v = section(doc, "entropy")) && fc_put_entropy(r, v, e) < 0)
+		return -1;
+	if ((v = section(doc, "balloon")) && fc_put_balloon(r, v, e) < 0)
+		return -1;
+	return 0;
+}
+
 int fc_config_apply(struct json_object *doc, struct fc_resources *r, struct metrics *m,
 		    const char *instance_id, struct error *e)
 {
@@ -74,6 +118,8 @@ int fc_config_apply(struct json_object *doc, struct fc_resources *r, struct metr
 	if (fc_put_boot_source(r, v, e) < 0)
 		return -1;
 	if ((v = section(doc, "machine-config")) && fc_put_machine_config(r, v, e) < 0)
+		return -1;
+	if (apply_devices(doc, r, e) < 0)
 		return -1;
 	/* Last: a broken machine-config is the more useful message. */
 	return check_unsupported(doc, e);

@@ -1,6 +1,7 @@
 /* `--config-file FILE`: Firecracker's JSON configuration format, the same keys and objects as the
- * API ("boot-source", "machine-config", "logger", "metrics", ...). Sections for devices Ember does
- * not have yet must be null or empty. */
+ * API ("boot-source", "machine-config", "logger", "metrics", "drives", "network-interfaces",
+ * "vsock", "entropy", "balloon"). Sections for what Ember does not have (pmem, MMDS, ...) must be
+ * null or empty. */
 #ifndef EMBER_FC_CONFIG_FILE_H
 #define EMBER_FC_CONFIG_FILE_H
 

@@ -143,9 +143,33 @@ int fc_json_get_int(struct json_object *obj, const char *what, const char *key, 
 	return 1;
 }
 
+int fc_json_get_object(struct json_object *obj, const char *what, const char *key,
+		       struct json_object **out, struct error *e)
+{
+	struct json_object *v = field(obj, key);
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return error_set(e, "%s: '%s' must be an object", what, key);
+	*out = v;
+	return 1;
+}
+
 int fc_json_required(int rc, const char *what, const char *key, struct error *e)
 {
 	if (rc == 0)
 		return error_set(e, "%s: missing field '%s'", what, key);
 	return rc;
+}
+
+bool fc_id_is_valid(const char *id)
+{
+	size_t len = strlen(id);
+	if (len == 0 || len > FC_ID_MAX)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
 }

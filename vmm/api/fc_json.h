@@ -28,7 +28,17 @@ int fc_json_get_bool(struct json_object *obj, const char *what, const char *key,
 int fc_json_get_int(struct json_object *obj, const char *what, const char *key, int64_t min,
 		    int64_t max, int64_t *out, struct error *e);
 
+/* A nested object: 1 and *out set when the field is an object, 0 when absent or null, -1 for any
+ * other type. */
+int fc_json_get_object(struct json_object *obj, const char *what, const char *key,
+		       struct json_object **out, struct error *e);
+
 /* For a getter's result on a required field: turns 0 (absent) into "missing field" (-1). */
 int fc_json_required(int rc, const char *what, const char *key, struct error *e);
+
+/* Firecracker's resource ids (drive_id, iface_id, path segments): 1-64 characters of A-Z, a-z,
+ * 0-9 and '_'. */
+#define FC_ID_MAX 64
+bool fc_id_is_valid(const char *id);
 
 #endif

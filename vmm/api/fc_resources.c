@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fc_devices.h"
 #include "fc_json.h"
 
 void fc_resources_init(struct fc_resources *r)
@@ -14,6 +16,7 @@ void fc_resources_init(struct fc_resources *r)
 	r->machine.vcpu_count = FC_DEFAULT_VCPUS;
 	r->machine.mem_size_mib = FC_DEFAULT_MEM_MIB;
 	r->logger.level = LOG_LEVEL_WARNING;
+	r->default_io_engine = VIRTIO_BLK_ENGINE_IO_URING; /* Ember's default, as `ember run` */
 }
 
 static void free_boot_source(struct fc_resources *r)
@@ -31,6 +34,7 @@ void fc_resources_free(struct fc_resources *r)
 	free(r->logger.log_path);
 	free(r->logger.module);
 	free(r->metrics.metrics_path);
+	free(r->boot_cmdline);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -156,10 +160,21 @@ static int read_machine_config(struct json_object *body, bool full, struct fc_ma
 	return 0;
 }
 
+/* Firecracker's rule: the memory cannot shrink below the balloon's target. */
+static int check_balloon_fits(const struct fc_resources *r, const struct fc_machine_config *m,
+			      struct error *e)
+{
+	if (r->balloon.enabled && r->balloon.target_mib > m->mem_size_mib)
+		return error_set(e, "machine-config: mem_size_mib %llu is less than the balloon's "
+				    "amount_mib %u", (unsigned long long)m->mem_size_mib,
+				 r->balloon.target_mib);
+	return 0;
+}
+
 int fc_put_machine_config(struct fc_resources *r, struct json_object *body, struct error *e)
 {
 	struct fc_machine_config m = r->machine;
-	if (read_machine_config(body, true, &m, e) < 0)
+	if (read_machine_config(body, true, &m, e) < 0 || check_balloon_fits(r, &m, e) < 0)
 		return -1;
 	r->machine = m;
 	return 0;
@@ -168,26 +183,63 @@ int fc_put_machine_config(struct fc_resources *r, struct json_object *body, stru
 int fc_patch_machine_config(struct fc_resources *r, struct json_object *body, struct error *e)
 {
 	struct fc_machine_config m = r->machine;
-	if (read_machine_config(body, false, &m, e) < 0)
+	if (read_machine_config(body, false, &m, e) < 0 || check_balloon_fits(r, &m, e) < 0)
 		return -1;
 	r->machine = m;
 	return 0;
 }
 
-int fc_resources_vm_config(const struct fc_resources *r, struct vm_config *cfg, struct error *e)
+/* boot_args (or Ember's default) and what the root drive adds, as Firecracker appends it. */
+static int build_cmdline(struct fc_resources *r, struct error *e)
+{
+	const char *base = r->boot_args ? r->boot_args : VM_CONFIG_DEFAULT_CMDLINE;
+	char root[FC_PARTUUID_MAX + 32];
+	fc_drives_root_args(r, root, sizeof(root));
+	free(r->boot_cmdline);
+	r->boot_cmdline = NULL;
+	if (asprintf(&r->boot_cmdline, "%s%s%s", base, base[0] && root[0] ? " " : "", root) < 0) {
+		r->boot_cmdline = NULL;
+		return error_set(e, "out of memory");
+	}
+	return 0;
+}
+
+int fc_resources_vm_config(struct fc_resources *r, struct vm_config *cfg, struct error *e)
 {
 	if (!r->boot_source_set)
 		return error_set(e, "cannot start the microVM without a boot source "
 				    "(PUT /boot-source first)");
+	if (build_cmdline(r, e) < 0)
+		return -1;
 	vm_config_defaults(cfg);
 	cfg->kernel_path = r->kernel_image_path;
 	cfg->initrd_path = r->initrd_path;
-	if (r->boot_args)
-		cfg->cmdline = r->boot_args;
+	cfg->cmdline = r->boot_cmdline;
 	cfg->ncpus = r->machine.vcpu_count;
 	cfg->mem_size = r->machine.mem_size_mib << 20;
 	cfg->smt = r->machine.smt;
+	fc_drives_vm_config(r, cfg);
+	cfg->nnets = r->nnets;
+	memcpy(cfg->nets, r->nets, r->nnets * sizeof(r->nets[0]));
+	cfg->rng = r->entropy;
+	cfg->vsock = r->vsock;
+	cfg->balloon = r->balloon;
 	return 0;
+}
+
+/* Flags' disks in Firecracker's terms: ids disk0, disk1, ...; flushes are honoured (Writeback). */
+static void drives_from_vm_config(struct fc_resources *r, const struct vm_config *cfg)
+{
+	r->ndrives = cfg->ndisks < FC_MAX_DRIVES ? cfg->ndisks : FC_MAX_DRIVES;
+	for (unsigned i = 0; i < r->ndrives; i++) {
+		struct fc_drive *d = &r->drives[i];
+		memset(d, 0, sizeof(*d));
+		snprintf(d->id, sizeof(d->id), "disk%u", i);
+		snprintf(d->path, sizeof(d->path), "%s", cfg->disks[i].path);
+		d->read_only = cfg->disks[i].readonly;
+		d->cache = FC_CACHE_WRITEBACK;
+	}
+	r->default_io_engine = cfg->io_engine;
 }
 
 int fc_resources_from_vm_config(struct fc_resources *r, const struct vm_config *cfg,
@@ -205,6 +257,12 @@ int fc_resources_from_vm_config(struct fc_resources *r, const struct vm_config *
 	/* Flags allow any 4 KiB multiple; the API speaks MiB (rounded down for display). */
 	r->machine.mem_size_mib = cfg->mem_size >> 20;
 	r->machine.smt = cfg->smt;
+	drives_from_vm_config(r, cfg);
+	r->nnets = cfg->nnets < NET_MAX_DEVICES ? cfg->nnets : NET_MAX_DEVICES;
+	memcpy(r->nets, cfg->nets, r->nnets * sizeof(r->nets[0]));
+	r->entropy = cfg->rng;
+	r->vsock = cfg->vsock;
+	r->balloon = cfg->balloon;
 	return 0;
 }
 
@@ -257,8 +315,14 @@ struct json_object *fc_vm_config_json(const struct fc_resources *r)
 	if (r->boot_source_set)
 		json_object_object_add(o, "boot-source", boot_source_json(r));
 	json_object_object_add(o, "machine-config", fc_machine_config_json(r));
-	json_object_object_add(o, "drives", json_object_new_array());
-	json_object_object_add(o, "network-interfaces", json_object_new_array());
+	json_object_object_add(o, "drives", fc_drives_json(r));
+	json_object_object_add(o, "network-interfaces", fc_network_interfaces_json(r));
+	if (r->vsock.enabled)
+		json_object_object_add(o, "vsock", fc_vsock_json(r));
+	if (r->entropy)
+		json_object_object_add(o, "entropy", json_object_new_object());
+	if (r->balloon.enabled)
+		json_object_object_add(o, "balloon", fc_balloon_json(&r->balloon));
 	if (r->logger.configured)
 		json_object_object_add(o, "logger", logger_json(&r->logger));
 	if (r->metrics.configured) {

@@ -136,6 +136,7 @@ static struct json_object *sample_json(const struct metrics *m, const struct met
 	add_u64(ember, "rss_bytes", metrics_rss_bytes());
 	add_u64(ember, "api_requests_total", s->api_requests);
 	json_object_object_add(ember, "vm_exits_total", exits_json(&s->exits));
+	metrics_devices_json(o, ember, &s->devices, &m->last.devices);
 	json_object_object_add(o, "ember", ember);
 	return o;
 }
@@ -152,9 +153,10 @@ int metrics_flush(struct metrics *m, const struct metrics_sample *now, struct er
 	if (!text) {
 		rc = error_set(e, "metrics: out of memory");
 	} else {
-		char line[8192];
-		if (len + 1 > sizeof(line)) {
-			rc = error_set(e, "metrics: line too long");
+		/* Many drives and interfaces make long lines (tens of KiB): on the heap. */
+		char *line = malloc(len + 1);
+		if (!line) {
+			rc = error_set(e, "metrics: out of memory");
 		} else {
 			memcpy(line, text, len);
 			line[len] = '\n';
@@ -164,6 +166,7 @@ int metrics_flush(struct metrics *m, const struct metrics_sample *now, struct er
 				rc = error_errno(e, "metrics: cannot write");
 			else if ((size_t)n != len + 1)
 				rc = error_set(e, "metrics: short write (%zd of %zu bytes)", n, len + 1);
+			free(line);
 		}
 	}
 	json_object_put(o);

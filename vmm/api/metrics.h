@@ -1,7 +1,8 @@
 /* Firecracker-style metrics: one JSON object per line, written to a file or named pipe on
  * FlushMetrics, periodically, and when the VM stops. Counters in the Firecracker groups
- * ("vcpu", "api_server") are deltas since the previous line, as in Firecracker; the "ember" group
- * holds totals and gauges (see docs/api.md for every field). */
+ * ("vcpu", "api_server", the devices' groups of metrics_devices.h) are deltas since the previous
+ * line, as in Firecracker; the "ember" group holds totals and gauges (see docs/api.md for every
+ * field). */
 #ifndef EMBER_METRICS_H
 #define EMBER_METRICS_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "../error.h"
+#include "metrics_devices.h"
 
 struct metrics_exits {
 	uint64_t io_in, io_out, mmio_read, mmio_write, hlt, intr, system_event, failures, other;
@@ -23,6 +25,7 @@ struct metrics_sample {
 	uint64_t api_requests;      /* totals */
 	uint64_t api_bad_requests;
 	struct metrics_exits exits; /* totals over all vCPUs */
+	struct metrics_devices devices; /* every device's totals */
 };
 
 struct json_object;

@@ -25,7 +25,7 @@
  * 0x8000-0x8fff is free RAM in Ember's low-memory layout (arch/x86/layout.h) and in QEMU. */
 #define AP_TRAMPOLINE_ADDR 0x8000
 #define AP_STACK_SIZE      8192
-#define SMP_MAX_CPUS       256
+#define SMP_MAX_CPUS       1024 /* as many as Ember gives a VM */
 
 #ifdef __ASSEMBLER__
 /* 32-bit protected mode -> long mode, shared by the BSP entry and the AP path: CR4.PAE,

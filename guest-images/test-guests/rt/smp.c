@@ -2,7 +2,9 @@
  * enabled through the spurious-interrupt vector register, then INIT and two STARTUP IPIs per AP
  * (Intel SDM vol. 3, 8.4.4 "MP Initialization Example"). Under KVM no delays are needed between
  * the IPIs: the in-kernel APIC processes INIT before a pending SIPI. xAPIC MMIO is used unless
- * the BSP already runs in x2APIC mode or an APIC id above 255 needs it. */
+ * the BSP already runs in x2APIC mode or an APIC id of 255 (the xAPIC broadcast) or above needs
+ * it; then every AP follows the BSP into x2APIC mode, as an OS does, so that it can read its own
+ * 32-bit APIC id. */
 #include "rt.h"
 
 #define MADT_ENTRIES_OFFSET 44
@@ -141,7 +143,7 @@ static void send_ipi(uint32_t apic_id, uint32_t icr_low)
 static bool needs_x2apic(const struct smp_cpus *cpus)
 {
 	for (uint32_t i = 0; i < cpus->count; i++)
-		if (cpus->apic_id[i] > 0xff)
+		if (cpus->apic_id[i] >= 0xff)
 			return true;
 	return false;
 }
@@ -161,7 +163,7 @@ uint32_t smp_start_aps(const struct smp_cpus *cpus, void (*ap_fn)(uint32_t cpu_i
 	for (uint32_t i = 0; i < cpus->count; i++) {
 		uint32_t id = cpus->apic_id[i];
 
-		if (id == self || (!use_x2apic && id > 0xff))
+		if (id == self || (!use_x2apic && id >= 0xff))
 			continue;
 		send_ipi(id, ICR_INIT);
 		send_ipi(id, ICR_STARTUP | vector);
@@ -176,6 +178,8 @@ void ap_main(uint32_t cpu_index)
 	void (*fn)(uint32_t) = ap_function;
 
 	trap_load_idt();
+	if (use_x2apic)
+		lapic_enable(true); /* the BSP's choice: this AP's id may not fit the xAPIC's 8 bits */
 	if (fn)
 		fn(cpu_index);
 	halt_forever();

@@ -42,6 +42,16 @@ static inline uint32_t mmio_read32(uint64_t addr)
 	return *(volatile uint32_t *)(uintptr_t)addr;
 }
 
+static inline uint8_t mmio_read8(uint64_t addr)
+{
+	return *(volatile uint8_t *)phys_ptr(addr);
+}
+
+static inline uint16_t mmio_read16(uint64_t addr)
+{
+	return *(volatile uint16_t *)phys_ptr(addr);
+}
+
 static inline void mmio_write32(uint64_t addr, uint32_t v)
 {
 	*(volatile uint32_t *)(uintptr_t)addr = v;

@@ -1,4 +1,6 @@
-/* The API tests' guest: prints what it was given (CPUs, RAM, command line), then "tick N" about
+/* The API tests' guest: prints what it was given (CPUs, RAM, command line, the PCI functions
+ * Ember gave it, found through the ACPI MCFG table: "ticker: pci 00:02.0 1af4:1042"), then
+ * "tick N" about
  * every 50 ms for ever (or `ticks=N` times, then powers off). The waiting runs at CPL3 on the TSC
  * (native speed on PVM hosts, where CPL0 is emulated); between ticks, at CPL0, it polls the
  * i8042 and reboots through it when it sees Ctrl-Alt-Del (scan code set 1: the controller
@@ -53,6 +55,31 @@ static uint64_t ram_mib(const struct hvm_start_info *si)
 	return (bytes + (1 << 20) - 1) >> 20;
 }
 
+/* MCFG (PCI Firmware 3.2, 4.1.2): the ECAM of bus 0. Ember has one only with PCI devices. */
+struct mcfg {
+	struct acpi_header header;
+	uint64_t reserved;
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved2;
+} __attribute__((packed));
+
+static void list_pci(void)
+{
+	const struct mcfg *m = (const struct mcfg *)acpi_find_table("MCFG");
+
+	if (!m || m->header.length < sizeof(*m) || m->start_bus != 0)
+		return;
+	for (unsigned slot = 0; slot < 32; slot++) {
+		uint32_t id = mmio_read32(m->base + ((uint64_t)slot << 15));
+
+		if ((id & 0xffff) != 0xffff)
+			console_printf("ticker: pci 00:%02x.0 %04x:%04x\n", slot, id & 0xffff,
+				       id >> 16);
+	}
+}
+
 static uint64_t spin_until(uint64_t deadline)
 {
 	while ((int64_t)(rdtsc() - deadline) < 0)
@@ -102,6 +129,7 @@ int guest_main(const struct hvm_start_info *si)
 		cpus.count = 0;
 	console_printf("ticker: cpus=%u mem_mib=%lu cmdline='%s'\n", cpus.count, ram_mib(si),
 		       rt_cmdline());
+	list_pci();
 	for (uint64_t n = 1; ticks == 0 || n <= ticks; n++) {
 		/* From now, not from the last deadline: after a pause there is no burst to catch up. */
 		user_call(spin_until, rdtsc() + period);

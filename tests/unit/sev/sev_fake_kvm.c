@@ -3,6 +3,7 @@
 #include "sev_fake_kvm.h"
 
 #include <errno.h>
+#include <linux/psp-sev.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,14 @@ static int kvm_ioctl(void *ctx, unsigned long request, void *arg)
 	struct fake_kvm *f = ctx;
 	if (request == KVM_CHECK_EXTENSION)
 		return check_extension(f, "kvm", (long)(uintptr_t)arg);
+	if (request == KVM_CREATE_VM) {
+		unsigned long type = (unsigned long)(uintptr_t)arg;
+		fake_log(f, "kvm CREATE_VM type=%lu", type);
+		if (type >= 32 || !(f->vm_types & (1 << type)))
+			return fail(EINVAL);
+		f->vm_type = type;
+		return FAKE_VM_FD;
+	}
 	if (request == KVM_GET_DEVICE_ATTR) {
 		struct kvm_device_attr *a = arg;
 		fake_log(f, "kvm GET_DEVICE_ATTR group=%u attr=%llu", a->group,
@@ -138,6 +147,17 @@ static int kvm_ioctl(void *ctx, unsigned long request, void *arg)
 	}
 	fake_log(f, "kvm ioctl 0x%lx", request);
 	return fail(ENOTTY);
+}
+
+/* The name log lines use for a memslot's host memory the test did not name itself. */
+static void name_slot(struct fake_kvm *f, uint32_t slot, uint64_t host, uint64_t size)
+{
+	static char names[FAKE_MAX_BUFFERS][16];
+	if (strncmp(fake_addr(f, host), "?", 1) != 0 || f->n_buffers == FAKE_MAX_BUFFERS)
+		return;
+	char *name = names[f->n_buffers];
+	snprintf(name, sizeof(names[0]), "slot%u", slot);
+	fake_kvm_name_buffer(f, name, (const void *)(uintptr_t)host, size);
 }
 
 static int add_slot(struct fake_kvm *f, uint32_t slot, uint64_t gpa, uint64_t size, uint64_t host,
@@ -174,6 +194,7 @@ static int memory_ioctl(struct fake_kvm *f, unsigned long request, void *arg)
 {
 	if (request == KVM_SET_USER_MEMORY_REGION) {
 		struct kvm_userspace_memory_region *r = arg;
+		name_slot(f, r->slot, r->userspace_addr, r->memory_size);
 		fake_log(f, "vm SET_USER_MEMORY_REGION slot=%u gpa=0x%llx size=0x%llx uaddr=%s",
 			 r->slot, (unsigned long long)r->guest_phys_addr,
 			 (unsigned long long)r->memory_size, fake_addr(f, r->userspace_addr));
@@ -196,6 +217,7 @@ static int memory_ioctl(struct fake_kvm *f, unsigned long request, void *arg)
 	}
 	if (request == SEV_KVM_SET_USER_MEMORY_REGION2) {
 		struct sev_kvm_userspace_memory_region2 *r = arg;
+		name_slot(f, r->slot, r->userspace_addr, r->memory_size);
 		fake_log(f, "vm SET_USER_MEMORY_REGION2 slot=%u flags=0x%x gpa=0x%llx size=0x%llx "
 			 "uaddr=%s gmem=%u offset=0x%llx", r->slot, r->flags,
 			 (unsigned long long)r->guest_phys_addr, (unsigned long long)r->memory_size,
@@ -235,6 +257,20 @@ static int vm_ioctl(void *ctx, unsigned long request, void *arg)
 		return memory_ioctl(f, request, arg);
 	case SEV_KVM_MEMORY_ENCRYPT_OP:
 		return fake_psp_command(f, arg);
+	case KVM_CREATE_IRQCHIP:
+		fake_log(f, "vm CREATE_IRQCHIP");
+		return 0;
+	case KVM_CREATE_PIT2:
+		fake_log(f, "vm CREATE_PIT2 flags=0x%x", ((struct kvm_pit_config *)arg)->flags);
+		return 0;
+	case KVM_CREATE_VCPU: {
+		unsigned long id = (unsigned long)(uintptr_t)arg;
+		fake_log(f, "vm CREATE_VCPU id=%lu", id);
+		if (id != f->n_vcpus || f->n_vcpus == FAKE_MAX_VCPUS)
+			return fail(EINVAL);
+		f->n_vcpus++;
+		return FAKE_VCPU_FD_BASE + (int)id;
+	}
 	}
 	fake_log(f, "vm ioctl 0x%lx", request);
 	return fail(ENOTTY);
@@ -375,13 +411,29 @@ static void close_fd(void *ctx, int fd)
 	fake_log(ctx, "close %d", fd);
 }
 
+/* /dev/sev: only PLATFORM_STATUS, with the version the fake PSP signs its measurements with. */
+static int sev_ioctl(void *ctx, int sev_fd, unsigned long request, void *arg)
+{
+	struct fake_kvm *f = ctx;
+	struct sev_issue_cmd *cmd = arg;
+	fake_log(f, "sev ioctl cmd=%u", request == SEV_ISSUE_CMD ? cmd->cmd : ~0u);
+	if (sev_fd != FAKE_SEV_FD || !f->sev_open)
+		return fail(EBADF);
+	if (request != SEV_ISSUE_CMD || cmd->cmd != SEV_PLATFORM_STATUS)
+		return fail(ENOTTY);
+	struct sev_user_data_status *st = (void *)(uintptr_t)cmd->data;
+	*st = (struct sev_user_data_status){ .api_major = FAKE_API_MAJOR,
+					     .api_minor = FAKE_API_MINOR, .build = FAKE_BUILD };
+	return 0;
+}
+
 struct sev_kvm_ops fake_kvm_ops(struct fake_kvm *f)
 {
 	return (struct sev_kvm_ops){
 		.ctx = f, .kvm_ioctl = kvm_ioctl, .vm_ioctl = vm_ioctl, .vcpu_ioctl = vcpu_ioctl,
 		.open_sev = open_sev, .module_param = module_param,
 		.discard_private = discard_private, .discard_shared = discard_shared,
-		.close_fd = close_fd,
+		.close_fd = close_fd, .sev_ioctl = sev_ioctl,
 	};
 }
 

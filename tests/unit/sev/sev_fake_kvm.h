@@ -21,11 +21,13 @@
 
 #define FAKE_LOG_MAX 1024
 #define FAKE_LOG_LINE 192
-#define FAKE_MAX_BUFFERS 4
+#define FAKE_MAX_BUFFERS 8
 #define FAKE_MAX_SLOTS 8
 #define FAKE_MAX_VCPUS 8
 #define FAKE_SEV_FD 100
 #define FAKE_GMEM_FD_BASE 200
+#define FAKE_VM_FD 30
+#define FAKE_VCPU_FD_BASE 300
 
 /* The TIK and nonce the fake PSP uses for LAUNCH_MEASURE, and the version it reports. */
 #define FAKE_API_MAJOR 1
@@ -74,7 +76,7 @@ struct fake_kvm {
 	uint64_t vmsa_features;	  /* KVM_X86_SEV_VMSA_FEATURES */
 	int kvm_amd[4];		  /* sev, sev_es, sev_snp, npt: 1, 0, -1 absent */
 	int open_sev_errno;	  /* nonzero: /dev/sev does not open */
-	unsigned n_vcpus;	  /* vCPUs the VM has */
+	unsigned n_vcpus;	  /* vCPUs the VM has (KVM_CREATE_VCPU adds one) */
 	unsigned max_pages_per_update; /* SNP_LAUNCH_UPDATE takes at most this many (0: all) */
 	unsigned eagain_updates;       /* the first N SNP_LAUNCH_UPDATE calls return EAGAIN */
 
@@ -118,7 +120,8 @@ void fake_kvm_init(struct fake_kvm *f);
 void fake_kvm_free(struct fake_kvm *f);
 struct sev_kvm_ops fake_kvm_ops(struct fake_kvm *f);
 
-/* Names a host buffer so that log lines show addresses inside it as "name+0x...". */
+/* Names a host buffer so that log lines show addresses inside it as "name+0x...". A memslot
+ * whose host memory has no name yet is named "slotN" when it is added. */
 void fake_kvm_name_buffer(struct fake_kvm *f, const char *name, const void *base, uint64_t size);
 
 /* Index of the first log line starting with prefix at or after `from`, or -1. */

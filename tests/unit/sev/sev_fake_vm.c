@@ -65,6 +65,9 @@ uint8_t *fake_ovmf_build(size_t *len)
 	le32(data, FAKE_HASH_TABLE_GPA);
 	le32(data + 4, 0x400);
 	put_entry(image, &end, (struct sev_guid)SEV_GUID_HASH_TABLE_RV, data, 8);
+	le32(data, FAKE_SECRET_GPA);
+	le32(data + 4, FAKE_SECRET_SIZE);
+	put_entry(image, &end, (struct sev_guid)SEV_GUID_SECRET_BLOCK, data, 8);
 	le32(data, FAKE_AP_RESET_EIP);
 	put_entry(image, &end, (struct sev_guid)SEV_GUID_ES_RESET_BLOCK, data, 4);
 	le32(data, (uint32_t)(size - METADATA_AT));

@@ -18,6 +18,8 @@
 #define FAKE_FW_SIZE (FAKE_FW_PAGES * 4096ull)
 #define FAKE_HASH_TABLE_GPA 0x810c00u
 #define FAKE_AP_RESET_EIP 0xfffff000u
+#define FAKE_SECRET_GPA 0x80d000u /* the SEV secret area (the SNP_SECRETS page for SNP) */
+#define FAKE_SECRET_SIZE 0x1000u
 
 struct fake_vm {
 	struct fake_kvm kvm;

@@ -7,6 +7,8 @@
 
 #include <criterion/criterion.h>
 
+#include "sev_bytes.h"
+#include "sev_cpuid_page.h"
 #include "sev_fake_vm.h"
 #include "sev_fw_error.h"
 #include "sev_kvm_uapi.h"
@@ -86,6 +88,26 @@ Test(sev_launch_fake_errors, snp_cpuid_page_rejected_names_the_leaf)
 		       "rejected CPUID at 0x80e000 (first difference: CPUID 0x80000008.0: ebx 0x0 "
 		       "-> 0x1)");
 	fake_vm_teardown(&vm);
+}
+
+/* All-zero leaves take no room (the guest reads a missing in-range leaf as zeros); 65 others do
+ * not fit. */
+Test(sev_launch_fake_errors, snp_cpuid_page_size)
+{
+	static struct kvm_cpuid_entry2 entries[80];
+	static uint8_t page[SEV_CPUID_PAGE_SIZE];
+	memset(entries, 0, sizeof(entries));
+	for (unsigned i = 0; i < 80; i++)
+		entries[i] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = i,
+							.eax = i < 64 ? i + 1 : 0 };
+	cr_assert_eq(sev_cpuid_page_build(page, entries, 80, &e), 0, "%s", e.msg);
+	cr_assert_eq(sev_get_le32(page), 64);
+	/* The last entry kept is sub-leaf 63, right after sub-leaf 62. */
+	cr_assert_eq(sev_get_le32(page + 16 + 63 * 48 + 4), 63);
+	entries[70].ebx = 1;
+	cr_assert_eq(sev_cpuid_page_build(page, entries, 80, &e), -1);
+	cr_assert_str_eq(e.msg, "the vCPU has 65 CPUID entries (not counting all-zero ones); an SNP "
+				"CPUID page holds 64: use a CPU template with fewer leaves");
 }
 
 Test(sev_launch_fake_errors, sev_launch_update_data_on_the_hashes)

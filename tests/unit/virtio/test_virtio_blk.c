@@ -152,6 +152,8 @@ ENGINE_TEST(writes_reach_the_image_and_read_back, "")
 	virtio_blk_get_stats(t.blk, &s);
 	cr_expect_eq(s.write_bytes, 8192);
 	cr_expect_eq(s.flushes, 1);
+	cr_expect_eq(s.writes, 1);
+	cr_expect_eq(s.reads, 1);
 }
 
 ENGINE_TEST(last_sector_is_reachable, "")
@@ -341,6 +343,9 @@ ENGINE_TEST(host_errors_become_ioerr, "")
 	struct virtio_blk_stats s;
 	virtio_blk_get_stats(t.blk, &s);
 	cr_expect_eq(s.io_errors, 2);
+	cr_expect_eq(s.host_errors, 2, "both from the host, not from the requests");
+	cr_expect_eq(s.reads, 1, "only the read answered OK counts as a read");
+	cr_expect_eq(s.writes, 0);
 }
 
 /* After a reset the device serves a new driver from scratch. */

@@ -22,20 +22,25 @@ Test(virtio_blk_options, path_only_gets_defaults)
 	cr_expect_not(o.direct);
 	cr_expect_eq(o.queues, 1);
 	cr_expect_str_eq(o.serial, "");
+	cr_expect_eq(o.poll_us, 0);
 }
 
 Test(virtio_blk_options, every_key)
 {
-	cr_assert_eq(parse("readonly=on,path=/var/a b.img,direct=on,queues=4,serial=ID-7"), 0,
-		     "%s", e.msg);
+	cr_assert_eq(parse("readonly=on,path=/var/a b.img,direct=on,queues=4,serial=ID-7,"
+			   "poll_us=50"), 0, "%s", e.msg);
 	cr_expect_str_eq(o.path, "/var/a b.img");
 	cr_expect(o.readonly);
 	cr_expect(o.direct);
 	cr_expect_eq(o.queues, 4);
 	cr_expect_str_eq(o.serial, "ID-7");
-	cr_assert_eq(parse("path=x,readonly=off,direct=off,queues=16"), 0, "%s", e.msg);
+	cr_expect_eq(o.poll_us, 50);
+	cr_assert_eq(parse("path=x,readonly=off,direct=off,queues=16,poll_us=0"), 0, "%s", e.msg);
 	cr_expect_not(o.readonly);
 	cr_expect_eq(o.queues, 16);
+	cr_expect_eq(o.poll_us, 0);
+	cr_assert_eq(parse("path=x,poll_us=1000"), 0, "%s", e.msg);
+	cr_expect_eq(o.poll_us, 1000);
 }
 
 Test(virtio_blk_options, doubled_comma_is_a_comma)
@@ -60,6 +65,9 @@ Test(virtio_blk_options, mistakes_are_named)
 		{ "path=a,queues=17", "out of range" },
 		{ "path=a,queues=two", "not a number" },
 		{ "path=a,queues=", "not a number" },
+		{ "path=a,poll_us=1001", "out of range" },
+		{ "path=a,poll_us=-1", "out of range" },
+		{ "path=a,poll_us=50us", "not a number" },
 		{ "path=a,serial=123456789012345678901", "longer than 20" },
 		{ "path=a,serial=has space", "printable" },
 		{ "path=a,", "trailing comma" },

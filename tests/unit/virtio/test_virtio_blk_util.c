@@ -37,6 +37,10 @@ void bt_setup(struct bt *t, uint64_t size, const char *extra, enum virtio_blk_en
 	snprintf(spec, sizeof(spec), "path=%s%s%s", t->path, extra[0] ? "," : "", extra);
 	struct virtio_blk_options o;
 	cr_assert_eq(virtio_blk_parse_disk(spec, &o, &t->d.e), 0, "%s", t->d.e.msg);
+	/* The *_polling variants of the tests (meson.build) run every case with polling on. */
+	const char *poll = getenv("EMBER_TEST_BLK_POLL_US");
+	if (poll && !o.poll_us)
+		o.poll_us = (unsigned)atoi(poll);
 	t->blk = virtio_blk_create(t->d.bus, -1, &t->d.gm, &o, engine, &t->d.e);
 	cr_assert_not_null(t->blk, "%s", t->d.e.msg);
 	unlink(t->path); /* both keep it open; nothing is left behind if a test fails */

@@ -105,6 +105,11 @@ Test(virtio_rng, many_requests_with_event_idx)
 		cr_assert(wait_used((uint16_t)(16 * (round + 1))), "round %d", round);
 	}
 	cr_expect_eq(virtio_rng_bytes_served(rng), 64 * 16);
+	struct virtio_rng_counters c;
+	virtio_rng_get_counters(rng, &c);
+	cr_expect_eq(c.requests, 64);
+	cr_expect_eq(c.bytes, 64 * 16);
+	cr_expect_eq(c.host_fails, 0);
 }
 
 Test(virtio_rng, requests_are_capped_and_readable_buffers_ignored)

@@ -1,5 +1,6 @@
 #include "sev_cpuid_page.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,17 +16,30 @@ static uint8_t *entry_at(uint8_t *page, size_t i)
 	return page + SEV_CPUID_TABLE_HEADER + i * SEV_CPUID_ENTRY_SIZE;
 }
 
+/* A guest reads a leaf missing from the page as all zeros (within the ranges the page's leaves
+ * 0, 0x40000000 and 0x80000000 declare), so all-zero entries need no room. */
+static bool all_zero(const struct kvm_cpuid_entry2 *c)
+{
+	return !c->eax && !c->ebx && !c->ecx && !c->edx;
+}
+
 int sev_cpuid_page_build(uint8_t page[SEV_CPUID_PAGE_SIZE], const struct kvm_cpuid_entry2 *entries,
 			 size_t n, struct error *e)
 {
-	if (n > SEV_CPUID_PAGE_MAX_ENTRIES)
-		return error_set(e, "the vCPU has %zu CPUID entries; an SNP CPUID page holds %d",
-				 n, SEV_CPUID_PAGE_MAX_ENTRIES);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++)
+		kept += !all_zero(&entries[i]);
+	if (kept > SEV_CPUID_PAGE_MAX_ENTRIES)
+		return error_set(e, "the vCPU has %zu CPUID entries (not counting all-zero ones); an "
+				 "SNP CPUID page holds %d: use a CPU template with fewer leaves", kept,
+				 SEV_CPUID_PAGE_MAX_ENTRIES);
 	memset(page, 0, SEV_CPUID_PAGE_SIZE);
-	sev_put_le32(page, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
+	sev_put_le32(page, (uint32_t)kept);
+	for (size_t i = 0, at = 0; i < n; i++) {
 		const struct kvm_cpuid_entry2 *c = &entries[i];
-		uint8_t *p = entry_at(page, i);
+		if (all_zero(c))
+			continue;
+		uint8_t *p = entry_at(page, at++);
 		sev_put_le32(p + IN_EAX, c->function);
 		sev_put_le32(p + IN_ECX, c->index);
 		if (c->function == 0xd && c->index <= 1)

@@ -16,9 +16,10 @@
 #define SEV_CPUID_ENTRY_SIZE 48  /* eax_in, ecx_in, xcr0_in, xss_in, eax..edx, reserved */
 #define SEV_CPUID_TABLE_HEADER 16 /* count, reserved */
 
-/* Fills page from the vCPU's CPUID entries (KVM's struct, as set with KVM_SET_CPUID2). Leaf 0xD
- * sub-leaves 0 and 1 depend on XCR0: they are described for XCR0 = x87 (the reset value). Fails
- * when there are more entries than the page holds. */
+/* Fills page from the vCPU's CPUID entries (KVM's struct, as set with KVM_SET_CPUID2), leaving
+ * out all-zero entries (the guest reads a missing in-range leaf as zeros). Leaf 0xD sub-leaves 0
+ * and 1 depend on XCR0: they are described for XCR0 = x87 (the reset value). Fails when there
+ * are more entries than the page holds. */
 int sev_cpuid_page_build(uint8_t page[SEV_CPUID_PAGE_SIZE], const struct kvm_cpuid_entry2 *entries,
 			 size_t n, struct error *e);
 

@@ -24,6 +24,9 @@ struct sev_guid {
 /* The SEV-ES AP reset vector (a 32-bit address: CS base from its top, IP from its low 16 bits). */
 #define SEV_GUID_ES_RESET_BLOCK                                                                \
 	SEV_GUID(0x00f771de, 0x1a7e, 0x4fcb, 0x89, 0x0e, 0x68, 0xc7, 0x7e, 0x2f, 0xb4, 0x4e)
+/* Where the guest expects an SEV / SEV-ES LAUNCH_SECRET (base, size). */
+#define SEV_GUID_SECRET_BLOCK                                                                  \
+	SEV_GUID(0x4c2eb361, 0x7d9b, 0x4cc3, 0x80, 0x81, 0x12, 0x7c, 0x90, 0xd3, 0xd2, 0x94)
 /* Offset from the end of the image to the "ASEV" SEV metadata (the SNP pre-validated ranges). */
 #define SEV_GUID_OVMF_SEV_METADATA                                                             \
 	SEV_GUID(0xdc886566, 0x984a, 0x4798, 0xa7, 0x5e, 0x55, 0x85, 0xa7, 0xbf, 0x67, 0xcc)

@@ -15,7 +15,8 @@
 int sev_host_check(const struct sev_kvm_ops *ops, enum sev_mode mode, struct error *e);
 
 /* `ember run --sev MODE [--sev-policy P]` on the real host (/dev/kvm open as kvm_fd): checks
- * the policy (0: the mode's default) and the host, prefixing messages with "--sev MODE: ". */
+ * the policy (0: the mode's default) and the host, prefixing messages with "--sev MODE: ".
+ * 0: the launch may start (sev_vm.h). */
 int sev_run_check(int kvm_fd, enum sev_mode mode, uint64_t policy, struct error *e);
 
 #endif

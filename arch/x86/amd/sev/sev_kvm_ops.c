@@ -73,6 +73,12 @@ static void real_close_fd(void *ctx, int fd)
 	close(fd);
 }
 
+static int real_sev_ioctl(void *ctx, int sev_fd, unsigned long request, void *arg)
+{
+	(void)ctx;
+	return ioctl(sev_fd, request, arg);
+}
+
 void sev_kvm_real_init(struct sev_kvm_real *real, int kvm_fd, int vm_fd)
 {
 	*real = (struct sev_kvm_real){ .kvm_fd = kvm_fd, .vm_fd = vm_fd };
@@ -96,5 +102,6 @@ struct sev_kvm_ops sev_kvm_real_ops(struct sev_kvm_real *real)
 		.discard_private = real_discard_private,
 		.discard_shared = real_discard_shared,
 		.close_fd = real_close_fd,
+		.sev_ioctl = real_sev_ioctl,
 	};
 }

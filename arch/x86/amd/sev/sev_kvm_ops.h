@@ -25,6 +25,9 @@ struct sev_kvm_ops {
 	int (*discard_private)(void *ctx, int gmem_fd, uint64_t offset, uint64_t len);
 	int (*discard_shared)(void *ctx, void *host, uint64_t len);
 	void (*close_fd)(void *ctx, int fd);
+	/* An ioctl on the open /dev/sev (SEV_ISSUE_CMD: the platform's status for the guest owner).
+	 * May be NULL: the launch then reports no API version. */
+	int (*sev_ioctl)(void *ctx, int sev_fd, unsigned long request, void *arg);
 };
 
 #define SEV_KVM_MAX_VCPUS 512

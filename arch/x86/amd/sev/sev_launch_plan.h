@@ -1,7 +1,7 @@
 /* The launch plan: everything the PSP will measure while an SEV / SEV-ES / SEV-SNP guest is
- * launched, in order. The digest calculator (sev_digest.h) hashes it; the KVM launch flow (to
- * come) walks the same list with LAUNCH_UPDATE_DATA / SNP_LAUNCH_UPDATE, so the digest Ember
- * predicts is the one the firmware computes. */
+ * launched, in order. The digest calculator (sev_digest.h) hashes it; the KVM launch flow
+ * (sev_launch.h) walks the same list with LAUNCH_UPDATE_DATA / SNP_LAUNCH_UPDATE, so the digest
+ * Ember predicts is the one the firmware computes. */
 #ifndef EMBER_SEV_LAUNCH_PLAN_H
 #define EMBER_SEV_LAUNCH_PLAN_H
 

@@ -76,6 +76,12 @@ static int use_entry(struct sev_ovmf *o, const uint8_t *image, const struct foot
 			return error_set(e, "SEV-ES reset-block footer entry is too short");
 		o->has_es_reset = true;
 		o->es_reset_eip = sev_get_le32(ent->data);
+	} else if (sev_guid_equal(ent->guid, (struct sev_guid)SEV_GUID_SECRET_BLOCK)) {
+		if (ent->data_len < 8)
+			return error_set(e, "SEV secret-area footer entry is too short");
+		o->has_secret = true;
+		o->secret_gpa = sev_get_le32(ent->data);
+		o->secret_size = sev_get_le32(ent->data + 4);
 	} else if (sev_guid_equal(ent->guid, (struct sev_guid)SEV_GUID_OVMF_SEV_METADATA)) {
 		return read_metadata(o, image, ent->data, ent->data_len, e);
 	}

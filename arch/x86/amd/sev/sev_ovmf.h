@@ -33,6 +33,9 @@ struct sev_ovmf {
 	bool has_hash_table; /* SEV_HASH_TABLE_RV_GUID present */
 	uint32_t hash_table_gpa;
 	uint32_t hash_table_size;
+	bool has_secret; /* SEV_SECRET_GUID present: where LAUNCH_SECRET goes by default */
+	uint32_t secret_gpa;
+	uint32_t secret_size;
 	bool has_es_reset; /* SEV_ES_RESET_BLOCK_GUID present */
 	uint32_t es_reset_eip;
 	bool has_metadata; /* OVMF_SEV_METADATA_GUID present and valid */
