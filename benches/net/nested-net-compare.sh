@@ -64,6 +64,15 @@ setup_netns() {
     ip -n "$NS" link set "$TAP" up
 }
 
+# The guest's oops from its first line when there is one (a nested guest can die), else the end.
+log_excerpt() {
+    if grep -qE 'BUG:|Oops|general protection|double fault|Kernel panic' "$1"; then
+        sed -nE '/BUG:|Oops|general protection|double fault|Kernel panic/,$p' "$1" | head -n 80
+    else
+        tail -n 20 "$1"
+    fi
+}
+
 # One VM under $1 (ember or qemu); prints "RESULT vmm round tx_MBps rx_MBps rr_per_s", or
 # "FAILED vmm round why" (the comparison goes on with the other runs).
 run_one() {
@@ -102,7 +111,7 @@ run_one() {
         END { if (tx == "" || rx == "" || rr == "") exit 1
               printf "RESULT %s %d %.2f %.2f %.0f\n", vmm, round, tx, rx, rr }' "$log" ||
         { echo "FAILED $vmm $round (exit $rc): $(grep -E 'EMBER-|ember:' "$log" | tail -4 | tr '\n' ' ')"
-          tail -n 20 "$log" | sed 's/^/  | /'; }
+          log_excerpt "$log" | sed 's/^/  | /'; }
 }
 
 run_in_l1() {

@@ -7,6 +7,9 @@
 # fake hypervisor whose domains come from that file; nothing is installed or started) defining
 # domains around Ember's freestanding test guests in GUEST_DIR, then reads one of them through
 # libvirt's C API and boots it. CASE picks the domain and what must happen (see run_case).
+# The define cases use test:///default instead, whose state lives only as long as the process
+# that opened it: `virsh define` checks that libvirt accepts the file, and `ember libvirt run
+# --define` defines it again in its own process and boots what libvirt reads back.
 set -uo pipefail
 
 EMBER=${1:?ember binary}
@@ -160,7 +163,22 @@ run_case() {
 		expect "cannot connect to libvirt" ;;
 	usage)
 		run 2 "$EMBER" libvirt run --connect "$uri"
-		expect "--domain is required" ;;
+		expect "--domain or --define is required" ;;
+	define) # libvirt's per-process test:///default: define and read back in ember's process
+		command -v virsh >/dev/null || { echo "SKIP [$CASE]: no virsh"; exit 77; }
+		domain hello hello "" "<memballoon model='none'/>" | grep -v 'test:runstate' \
+			>"$WORK/hello.xml"
+		# virsh (the same libvirt parser) accepts it; its definition ends with virsh.
+		run 0 virsh -c test:///default define "$WORK/hello.xml"
+		expect "Domain 'hello' defined"
+		run 0 "$EMBER" libvirt run --connect test:///default --define "$WORK/hello.xml"
+		expect "Hello from Ember test guest"
+		reject "warning" ;;
+	define_invalid) # libvirt's own refusal, one line
+		printf '%s\n' "<domain type='test'><name>bad</name>" >"$WORK/bad.xml"
+		run 1 "$EMBER" libvirt run --connect test:///default --define "$WORK/bad.xml"
+		lines 1
+		expect "ember: libvirt: cannot define a domain from '$WORK/bad.xml': " ;;
 	xml_file) # a domain as a file, as `virsh dumpxml` would print it
 		domain hello hello "" "<memballoon model='none'/>" | grep -v 'test:runstate' \
 			>"$WORK/hello.xml"

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Boots the default Debian guest inside L1 (a genuine AMD SVM+NPT /dev/kvm under QEMU TCG) from
-# a libvirt domain: `ember libvirt run` reads it through libvirt's C API from the test driver
-# (test:///node.xml, in-process: no libvirtd) and maps it (docs/libvirt.md). The domain looks
-# like what `virsh dumpxml` prints for a q35 KVM guest, implicit devices included, with:
+# a libvirt domain: `virsh -c test:///default define` must accept it, then `ember libvirt run
+# --connect test:///default --define` defines it again (the test driver is in-process, no
+# libvirtd, and its state ends with the process that opened it), reads libvirt's normalised
+# form back through the C API and maps it (docs/libvirt.md). The domain looks like what
+# `virsh dumpxml` prints for a q35 KVM guest, implicit devices included, with:
 #   2 vCPUs as 1 socket x 2 cores, 768 MiB in MiB units, a read-only raw virtio disk with a
 #   serial, virtio-rng, the virtio balloon libvirt adds to every domain.
 # The guest must reach its ready line and see all of it: nproc, MemTotal, the disk's serial,
@@ -40,59 +42,56 @@ for d in /sys/bus/pci/devices/*; do echo "EMBER-PCI \$(cat \$d/vendor):\$(cat \$
 EOF
 }
 
-# A test-driver node holding one shut-off domain (test:runstate 5).
-write_node() {
-    local node=$1 kernel=$2 dir=$3 disk=$4 cmdline=$5
-    cat >"$node" <<EOF
-<node>
-  <domain type='kvm' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>debian-under-ember</name>
-    <uuid>6a1e7b9c-2d4f-4a8e-9c3b-1f2e3d4c5b6a</uuid>
-    <memory unit='MiB'>$MEMORY_MIB</memory>
-    <currentMemory unit='MiB'>$MEMORY_MIB</currentMemory>
-    <vcpu placement='static'>$CPUS</vcpu>
-    <os>
-      <type arch='x86_64' machine='pc-q35-7.2'>hvm</type>
-      <kernel>$kernel</kernel>
-      <initrd>$dir/initramfs.cpio.gz</initrd>
-      <cmdline>$cmdline</cmdline>
-      <boot dev='hd'/>
-    </os>
-    <features><acpi/><apic/><vmport state='off'/></features>
-    <cpu mode='host-passthrough' check='none' migratable='on'>
-      <topology sockets='1' dies='1' cores='$CPUS' threads='1'/>
-    </cpu>
-    <clock offset='utc'>
-      <timer name='rtc' tickpolicy='catchup'/>
-      <timer name='pit' tickpolicy='delay'/>
-      <timer name='hpet' present='no'/>
-    </clock>
-    <on_poweroff>destroy</on_poweroff>
-    <on_reboot>restart</on_reboot>
-    <on_crash>destroy</on_crash>
-    <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>
-    <devices>
-      <emulator>/usr/bin/qemu-system-x86_64</emulator>
-      <disk type='file' device='disk'>
-        <driver name='qemu' type='raw'/>
-        <source file='$disk'/>
-        <target dev='vda' bus='virtio'/>
-        <readonly/>
-        <serial>$SERIAL</serial>
-      </disk>
-      <controller type='usb' index='0' model='qemu-xhci' ports='15'/>
-      <controller type='pci' index='0' model='pcie-root'/>
-      <controller type='sata' index='0'/>
-      <serial type='pty'><target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>
-      <console type='pty'><target type='serial' port='0'/></console>
-      <input type='mouse' bus='ps2'/>
-      <input type='keyboard' bus='ps2'/>
-      <memballoon model='virtio'/>
-      <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
-    </devices>
-    <test:runstate>5</test:runstate>
-  </domain>
-</node>
+# The domain, as a file for `virsh define` / `ember libvirt run --define`.
+write_domain() {
+    local file=$1 kernel=$2 dir=$3 disk=$4 cmdline=$5
+    cat >"$file" <<EOF
+<domain type='kvm'>
+  <name>debian-under-ember</name>
+  <uuid>6a1e7b9c-2d4f-4a8e-9c3b-1f2e3d4c5b6a</uuid>
+  <memory unit='MiB'>$MEMORY_MIB</memory>
+  <currentMemory unit='MiB'>$MEMORY_MIB</currentMemory>
+  <vcpu placement='static'>$CPUS</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc-q35-7.2'>hvm</type>
+    <kernel>$kernel</kernel>
+    <initrd>$dir/initramfs.cpio.gz</initrd>
+    <cmdline>$cmdline</cmdline>
+    <boot dev='hd'/>
+  </os>
+  <features><acpi/><apic/><vmport state='off'/></features>
+  <cpu mode='host-passthrough' check='none' migratable='on'>
+    <topology sockets='1' dies='1' cores='$CPUS' threads='1'/>
+  </cpu>
+  <clock offset='utc'>
+    <timer name='rtc' tickpolicy='catchup'/>
+    <timer name='pit' tickpolicy='delay'/>
+    <timer name='hpet' present='no'/>
+  </clock>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$disk'/>
+      <target dev='vda' bus='virtio'/>
+      <readonly/>
+      <serial>$SERIAL</serial>
+    </disk>
+    <controller type='usb' index='0' model='qemu-xhci' ports='15'/>
+    <controller type='pci' index='0' model='pcie-root'/>
+    <controller type='sata' index='0'/>
+    <serial type='pty'><target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <input type='mouse' bus='ps2'/>
+    <input type='keyboard' bus='ps2'/>
+    <memballoon model='virtio'/>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+  </devices>
+</domain>
 EOF
 }
 
@@ -109,11 +108,17 @@ run_in_l1() {
     local work=$WORK
     LOG="$work/ember.log"
     { printf '%s' "$MAGIC"; head -c 65536 /dev/zero; } >"$work/disk.img"
-    write_node "$work/node.xml" "$kernel" "$dir" "$work/disk.img" \
+    write_domain "$work/domain.xml" "$kernel" "$dir" "$work/disk.img" \
         "$(nested_guest_cmdline "$(guest_command)")"
+    command -v virsh >/dev/null || fail "no virsh in L1 (libvirt-clients, scripts/install-deps.sh)"
+    LOG="$work/virsh.log"
+    virsh -c test:///default define "$work/domain.xml" </dev/null >"$LOG" 2>&1 ||
+        fail "virsh refused the domain"
+    grep -q "Domain 'debian-under-ember' defined" "$LOG" || fail "virsh did not define it"
+    LOG="$work/ember.log"
     start=$(nested_now)
     set +e
-    timeout 300 "$ember" libvirt run --connect "test://$work/node.xml" \
+    timeout 300 "$ember" libvirt run --connect test:///default --define "$work/domain.xml" \
         --domain debian-under-ember </dev/null >"$LOG" 2>&1
     rc=$?
     set -e

@@ -105,6 +105,7 @@ static void print_help(FILE *out)
 {
 	fprintf(out,
 		"Usage: ember libvirt run --domain NAME [--connect URI] [options]\n"
+		"       ember libvirt run --define FILE [--domain NAME] [--connect URI] [options]\n"
 		"\n"
 		"Runs a domain defined in libvirt under Ember: its persistent definition is read\n"
 		"through libvirt (virsh dumpxml --inactive) and mapped to Ember's devices and\n"
@@ -114,7 +115,10 @@ static void print_help(FILE *out)
 		"Options:\n"
 		"  --connect URI     libvirt connection (default: libvirt's default URI), e.g.\n"
 		"                    qemu:///system or test:///path/to/node.xml\n"
-		"  --domain NAME     the domain's name or UUID (required); it must not be running\n"
+		"  --domain NAME     the domain's name or UUID (required without --define); it\n"
+		"                    must not be running\n"
+		"  --define FILE     first define the domain in FILE on the connection (as virsh\n"
+		"                    define; read-write); it stays defined after ember exits\n"
 		"  --libvirt-lenient warn about what Ember cannot honour and run without it\n"
 		"  --vsock-uds PATH  host Unix socket of the domain's <vsock> (else <ember:vsock\n"
 		"                    uds=...> in its <metadata>)\n"
@@ -124,11 +128,12 @@ static void print_help(FILE *out)
 		cli_tuning_help);
 }
 
-enum { OPT_CONNECT = 256, OPT_DOMAIN, OPT_LENIENT, OPT_VSOCK_UDS, OPT_API_SOCK };
+enum { OPT_CONNECT = 256, OPT_DOMAIN, OPT_DEFINE, OPT_LENIENT, OPT_VSOCK_UDS, OPT_API_SOCK };
 
 static const struct option run_options[] = {
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "define", required_argument, NULL, OPT_DEFINE },
 	{ "libvirt-lenient", no_argument, NULL, OPT_LENIENT },
 	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
@@ -138,7 +143,7 @@ static const struct option run_options[] = {
 };
 
 struct run_args {
-	const char *uri, *domain;
+	const char *uri, *domain, *define_file;
 	struct vm_config cli; /* tuning, --api-sock, --libvirt-lenient, --vsock-uds */
 };
 
@@ -152,6 +157,9 @@ static int apply_option(int opt, const char *arg, struct run_args *a, struct err
 		return 0;
 	case OPT_DOMAIN:
 		a->domain = arg;
+		return 0;
+	case OPT_DEFINE:
+		a->define_file = arg;
 		return 0;
 	case OPT_LENIENT:
 		a->cli.libvirt_lenient = true;
@@ -190,9 +198,27 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct error *e)
 	}
 	if (optind < argc)
 		return error_set(e, "unexpected argument '%s'", argv[optind]);
-	if (!a->domain)
-		return error_set(e, "--domain is required (see 'ember libvirt --help')");
+	if (!a->domain && !a->define_file)
+		return error_set(e, "--domain or --define is required (see 'ember libvirt --help')");
 	return 1;
+}
+
+/* The domain's XML through libvirt, after defining --define's file when given. */
+static char *fetch_xml(const struct run_args *a, struct error *e)
+{
+	if (!a->define_file)
+		return libvirt_fetch_domain_xml(a->uri, a->domain, NULL, NULL, e);
+	size_t len;
+	char *define_xml = read_file(a->define_file, &len, e);
+	if (!define_xml) {
+		error_prefix(e, "--define");
+		return NULL;
+	}
+	char source[80];
+	snprintf(source, sizeof(source), "'%.60s'", a->define_file);
+	char *xml = libvirt_fetch_domain_xml(a->uri, a->domain, define_xml, source, e);
+	free(define_xml);
+	return xml;
 }
 
 static int cmd_run(int argc, char **argv, uint64_t start_ns)
@@ -205,13 +231,13 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 			fprintf(stderr, "ember libvirt run: %s\n", e.msg);
 		return rc < 0 ? EXIT_USAGE_ERROR : 0;
 	}
-	char *xml = libvirt_fetch_domain_xml(a.uri, a.domain, &e);
+	char *xml = fetch_xml(&a, &e);
 	if (!xml) {
 		fprintf(stderr, "ember: libvirt: %s\n", e.msg);
 		return EXIT_RUNTIME_ERROR;
 	}
 	char source[80];
-	snprintf(source, sizeof(source), "'%.60s'", a.domain);
+	snprintf(source, sizeof(source), "'%.60s'", a.domain ? a.domain : a.define_file);
 	int status = run_domain_xml(xml, strlen(xml), source, &a.cli, start_ns);
 	free(xml);
 	return status;

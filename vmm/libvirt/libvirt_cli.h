@@ -2,6 +2,7 @@
  *
  *   ember run --libvirt-xml FILE [--libvirt-lenient] [--vsock-uds PATH] [tuning] [--api-sock P]
  *   ember libvirt run --connect URI --domain NAME [the same options]
+ *   ember libvirt run --connect URI --define FILE [--domain NAME] [the same options]
  *
  * Each returns the process exit status: the VM's when it ran, 1 when the domain cannot run
  * (what Ember cannot honour is listed in one message) or libvirt fails, 2 on a usage error. */

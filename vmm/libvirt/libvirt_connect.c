@@ -21,10 +21,14 @@ static void quiet_xml(void *opaque, const char *fmt, ...)
 	(void)fmt;
 }
 
+/* libvirt's last error as one line: its XML parse errors go on with the offending line and a
+ * caret under it, which only make sense on a terminal of their own. */
 static int libvirt_error(struct error *e, const char *what)
 {
 	const char *msg = virGetLastErrorMessage();
-	return error_set(e, "%s: %s", what, msg && msg[0] ? msg : "unknown libvirt error");
+	if (!msg || !msg[0])
+		msg = "unknown libvirt error";
+	return error_set(e, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
 }
 
 static virDomainPtr lookup(virConnectPtr conn, const char *domain)
@@ -35,36 +39,73 @@ static virDomainPtr lookup(virConnectPtr conn, const char *domain)
 	return dom;
 }
 
-char *libvirt_fetch_domain_xml(const char *uri, const char *domain, struct error *e)
+/* Defines `xml` on conn (as `virsh define`), then finds `domain` (NULL: the one defined). */
+static virDomainPtr define_and_lookup(virConnectPtr conn, const char *xml, const char *source,
+				      const char *domain, struct error *e)
 {
-	virSetErrorFunc(NULL, quiet);
-	xmlSetGenericErrorFunc(NULL, quiet_xml);
-	virConnectPtr conn = virConnectOpenReadOnly(uri);
-	if (!conn) {
-		libvirt_error(e, "cannot connect to libvirt");
+	virDomainPtr defined = virDomainDefineXML(conn, xml);
+	if (!defined) {
+		char what[300];
+		snprintf(what, sizeof(what), "cannot define a domain from %.200s", source);
+		libvirt_error(e, what);
 		return NULL;
 	}
-	char *xml = NULL;
+	if (!domain)
+		return defined;
+	virDomainFree(defined);
 	virDomainPtr dom = lookup(conn, domain);
 	if (!dom) {
 		char what[300];
 		snprintf(what, sizeof(what), "domain '%.200s'", domain);
 		libvirt_error(e, what);
-		goto out;
 	}
+	return dom;
+}
+
+/* The inactive XML of a domain libvirt is not running. */
+static char *inactive_xml(virDomainPtr dom, struct error *e)
+{
 	int active = virDomainIsActive(dom);
 	if (active < 0) {
 		libvirt_error(e, "cannot query the domain's state");
-	} else if (active) {
-		error_set(e, "domain '%s' is running under libvirt: Ember would share its disks and "
-			  "TAPs; shut it down first", domain);
-	} else {
-		xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
-		if (!xml)
-			libvirt_error(e, "cannot read the domain's XML");
+		return NULL;
 	}
-	virDomainFree(dom);
-out:
+	if (active) {
+		const char *name = virDomainGetName(dom);
+		error_set(e, "domain '%s' is running under libvirt: Ember would share its disks and "
+			  "TAPs; shut it down first", name ? name : "?");
+		return NULL;
+	}
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	if (!xml)
+		libvirt_error(e, "cannot read the domain's XML");
+	return xml;
+}
+
+char *libvirt_fetch_domain_xml(const char *uri, const char *domain, const char *define_xml,
+			       const char *define_source, struct error *e)
+{
+	virSetErrorFunc(NULL, quiet);
+	xmlSetGenericErrorFunc(NULL, quiet_xml);
+	/* Defining needs a read-write connection; reading alone does not. */
+	virConnectPtr conn = define_xml ? virConnectOpen(uri) : virConnectOpenReadOnly(uri);
+	if (!conn) {
+		libvirt_error(e, "cannot connect to libvirt");
+		return NULL;
+	}
+	char *xml = NULL;
+	virDomainPtr dom;
+	if (define_xml)
+		dom = define_and_lookup(conn, define_xml, define_source, domain, e);
+	else if (!(dom = lookup(conn, domain))) {
+		char what[300];
+		snprintf(what, sizeof(what), "domain '%.200s'", domain);
+		libvirt_error(e, what);
+	}
+	if (dom) {
+		xml = inactive_xml(dom, e);
+		virDomainFree(dom);
+	}
 	virConnectClose(conn);
 	return xml;
 }
