@@ -7,6 +7,7 @@
 
 #include "cli_sev.h"
 #include "cli_tuning.h"
+#include "getopt_error.h"
 #include "size.h"
 
 void vm_config_defaults(struct vm_config *cfg)
@@ -304,18 +305,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, stru
 			cli_print_run_help(stdout);
 			return CLI_HELP_SHOWN;
 		}
-		if (opt == ':') {
-			error_set(e, "option '%s' needs a value", argv[optind - 1]);
-			return CLI_USAGE_ERROR;
-		}
-		if (opt == '?') {
-			if (optopt > 0 && optopt < 256)
-				error_set(e, "unknown option '-%c'", optopt);
-			else
-				error_set(e, "unknown option '%s'", argv[optind - 1]);
-			return CLI_USAGE_ERROR;
-		}
-		if (apply_option(opt, optarg, cfg, e) < 0)
+		if (getopt_error(opt, argv, e) < 0 || apply_option(opt, optarg, cfg, e) < 0)
 			return CLI_USAGE_ERROR;
 		cpus_given |= opt == OPT_CPUS;
 		cmdline_given |= opt == OPT_CMDLINE;

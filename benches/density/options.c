@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../vmm/getopt_error.h"
 #include "../../vmm/size.h"
 #include "density.h"
 
@@ -282,14 +283,7 @@ int density_parse_options(int argc, char **argv, struct density_options *o, stru
 			density_print_help();
 			return 1;
 		}
-		if (opt == ':')
-			return error_set(e, "option '%s' needs a value", argv[optind - 1]);
-		if (opt == '?') {
-			if (optopt > 0 && optopt < 256)
-				return error_set(e, "unknown option '-%c'", optopt);
-			return error_set(e, "unknown option '%s'", argv[optind - 1]);
-		}
-		if (apply_option(opt, optarg, o, e) < 0)
+		if (getopt_error(opt, argv, e) < 0 || apply_option(opt, optarg, o, e) < 0)
 			return -1;
 	}
 	if (optind < argc)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../getopt_error.h"
 #include "../vm.h"
 #include "api_control.h"
 #include "fc_config_file.h"
@@ -137,11 +138,7 @@ static int parse_toplevel(int argc, char **argv, struct toplevel_args *a, struct
 			print_help(stdout);
 			return 0;
 		}
-		if (opt == ':')
-			return error_set(e, "option '%s' needs a value", argv[optind - 1]);
-		if (opt == '?')
-			return error_set(e, "unknown option '%s'", argv[optind - 1]);
-		if (apply_toplevel(opt, optarg, a, e) < 0)
+		if (getopt_error(opt, argv, e) < 0 || apply_toplevel(opt, optarg, a, e) < 0)
 			return -1;
 	}
 	if (optind < argc)

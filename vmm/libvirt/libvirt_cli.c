@@ -8,6 +8,7 @@
 
 #include "../api/api_main.h"
 #include "../cli_tuning.h"
+#include "../getopt_error.h"
 #include "../vm_runner.h"
 #include "libvirt_connect.h"
 #include "libvirt_domain.h"
@@ -189,11 +190,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct error *e)
 			print_help(stdout);
 			return 0;
 		}
-		if (opt == ':')
-			return error_set(e, "option '%s' needs a value", argv[optind - 1]);
-		if (opt == '?')
-			return error_set(e, "unknown option '%s'", argv[optind - 1]);
-		if (apply_option(opt, optarg, a, e) < 0)
+		if (getopt_error(opt, argv, e) < 0 || apply_option(opt, optarg, a, e) < 0)
 			return -1;
 	}
 	if (optind < argc)
