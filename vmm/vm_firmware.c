@@ -19,7 +19,7 @@ bool vm_boots_firmware(const struct vm_config *cfg)
 
 /* With Q35's ECAM at 0xB0000000, RAM below 4 GiB must end there (guest_mem ends it at the
  * 3 GiB hole). */
-static int check_memory(const struct vm *vm, struct error *e)
+int vm_firmware_check_memory(const struct vm *vm, struct error *e)
 {
 	if (guest_mem_low_end(&vm->mem) > LAYOUT_Q35_ECAM_START)
 		return error_set(e, "--firmware: guests with more than %llu MiB of memory are not "
@@ -29,13 +29,32 @@ static int check_memory(const struct vm *vm, struct error *e)
 	return 0;
 }
 
+int vm_firmware_fill_fw_cfg(struct vm *vm, const struct cpu_model *model,
+			    const struct fw_cfg_kernel *kernel, struct error *e)
+{
+	uint32_t *apic_ids = calloc(vm->cfg.ncpus, sizeof(*apic_ids));
+	if (!apic_ids)
+		return error_set(e, "firmware: out of memory");
+	topology_apic_ids(&model->topo, apic_ids); /* the MADT lists what CPUID says */
+	uint32_t max_id = 0;
+	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
+		max_id = apic_ids[i] > max_id ? apic_ids[i] : max_id;
+	/* Firmware boots always have a PCI bus: OVMF identifies the machine by its host bridge. */
+	struct acpi_config acpi = { .ncpus = vm->cfg.ncpus, .apic_ids = apic_ids,
+				    .pci_buses = PCI_ECAM_BUSES, .ecam_base = LAYOUT_Q35_ECAM_START };
+	struct firmware_machine m = { .mem = &vm->mem, .ncpus = vm->cfg.ncpus,
+				      .max_cpus = max_id + 1, .acpi = &acpi, .kernel = kernel };
+	int rc = firmware_fw_cfg_setup(vm->firmware->fw_cfg, &m, e);
+	free(apic_ids);
+	return rc;
+}
+
 /* The kernel, initrd and command line for direct kernel boot; the blobs are freed once fw_cfg
  * has its copies. */
-static int add_machine_items(struct vm *vm, const struct firmware_machine *m, struct error *e)
+static int add_machine_items(struct vm *vm, const struct cpu_model *model, struct error *e)
 {
 	struct firmware_blob kernel = { 0 }, initrd = { 0 };
 	struct fw_cfg_kernel k = { .cmdline = vm->cfg.cmdline };
-	struct firmware_machine with_kernel = *m;
 	int rc = 0;
 	if (vm->cfg.initrd_path && !vm->cfg.kernel_path)
 		return error_set(e, "--firmware: --initrd needs --kernel (the firmware boots them "
@@ -48,10 +67,9 @@ static int add_machine_items(struct vm *vm, const struct firmware_machine *m, st
 		k.kernel_size = kernel.size;
 		k.initrd = initrd.data;
 		k.initrd_size = initrd.size;
-		with_kernel.kernel = &k;
 	}
 	if (rc == 0)
-		rc = firmware_fw_cfg_setup(vm->firmware->fw_cfg, &with_kernel, e);
+		rc = vm_firmware_fill_fw_cfg(vm, model, vm->cfg.kernel_path ? &k : NULL, e);
 	firmware_blob_free(&kernel);
 	firmware_blob_free(&initrd);
 	return rc;
@@ -59,7 +77,7 @@ static int add_machine_items(struct vm *vm, const struct firmware_machine *m, st
 
 int vm_firmware_prepare(struct vm *vm, const struct cpu_model *model, struct error *e)
 {
-	if (check_memory(vm, e) < 0)
+	if (vm_firmware_check_memory(vm, e) < 0)
 		return -1;
 	struct vm_firmware *fw = calloc(1, sizeof(*fw));
 	if (!fw)
@@ -70,18 +88,7 @@ int vm_firmware_prepare(struct vm *vm, const struct cpu_model *model, struct err
 		return -1;
 	if (!(fw->fw_cfg = fw_cfg_create(&vm->mem, e)))
 		return -1;
-
-	uint32_t apic_ids[VM_CONFIG_MAX_CPUS];
-	topology_apic_ids(&model->topo, apic_ids); /* the MADT lists what CPUID says */
-	uint32_t max_id = 0;
-	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
-		max_id = apic_ids[i] > max_id ? apic_ids[i] : max_id;
-	/* Firmware boots always have a PCI bus: OVMF identifies the machine by its host bridge. */
-	struct acpi_config acpi = { .ncpus = vm->cfg.ncpus, .apic_ids = apic_ids,
-				    .pci_buses = PCI_ECAM_BUSES, .ecam_base = LAYOUT_Q35_ECAM_START };
-	struct firmware_machine m = { .mem = &vm->mem, .ncpus = vm->cfg.ncpus,
-				      .max_cpus = max_id + 1, .acpi = &acpi };
-	if (add_machine_items(vm, &m, e) < 0)
+	if (add_machine_items(vm, model, e) < 0)
 		return -1;
 	memset(&vm->boot, 0, sizeof(vm->boot));
 	vm->boot.mode = BOOT_FIRMWARE;

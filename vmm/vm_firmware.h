@@ -33,6 +33,13 @@ bool vm_boots_firmware(const struct vm_config *cfg);
 /* Instead of ACPI in RAM and a kernel loader: reads and maps the image, builds the fw_cfg items,
  * sets vm->boot to BOOT_FIRMWARE. After guest memory exists, before devices and vCPUs. */
 int vm_firmware_prepare(struct vm *vm, const struct cpu_model *model, struct error *e);
+/* Shared with the confidential launch (vm_sev.c), so OVMF finds the same machine either way:
+ * RAM below 4 GiB must end at the Q35 ECAM; */
+int vm_firmware_check_memory(const struct vm *vm, struct error *e);
+/* and the fw_cfg items describing the machine (memory map, CPUs, ACPI tables) to vm's fw_cfg,
+ * plus the kernel, initrd and command line when `kernel` is not NULL. */
+int vm_firmware_fill_fw_cfg(struct vm *vm, const struct cpu_model *model,
+			    const struct fw_cfg_kernel *kernel, struct error *e);
 /* The PCI bus of a firmware boot: ECAM at LAYOUT_Q35_ECAM_START, Q35 host bridge and LPC. */
 struct pci_bus *vm_firmware_create_pci(struct vm *vm, struct error *e);
 /* Claims the ports of fw_cfg, the PM timer and the PM1 control register. */

@@ -103,29 +103,14 @@ static int hook_prepare(void *opaque, int vm_fd, struct sev_vm_cpu *cpu, struct 
  * firmware boot's (vm_firmware.c), so OVMF finds the same machine either way. */
 static int fill_fw_cfg(struct vm *vm, struct vm_sev *s, struct error *e)
 {
-	uint32_t *apic_ids = calloc(vm->cfg.ncpus, sizeof(*apic_ids));
-	if (!apic_ids)
-		return error_set(e, "out of memory");
-	topology_apic_ids(&s->model.topo, apic_ids);
-	uint32_t max_id = 0;
-	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
-		max_id = apic_ids[i] > max_id ? apic_ids[i] : max_id;
-	struct acpi_config acpi = { .ncpus = vm->cfg.ncpus, .apic_ids = apic_ids,
-				    .pci_buses = PCI_ECAM_BUSES, .ecam_base = LAYOUT_Q35_ECAM_START };
 	struct fw_cfg_kernel kernel = {
 		.kernel = s->kernel.data, .kernel_size = s->kernel.size,
 		.initrd = s->initrd.data, .initrd_size = s->initrd.size, .cmdline = vm->cfg.cmdline,
 	};
-	struct firmware_machine machine = {
-		.mem = &vm->mem, .ncpus = vm->cfg.ncpus,
-		.max_cpus = max_id + 1,
-		.acpi = &acpi, .kernel = vm->cfg.kernel_path ? &kernel : NULL,
-	};
 	/* DMA requests name shared pages: they are in the host mapping of guest RAM. */
-	struct fw_cfg *f = vm->firmware->fw_cfg = fw_cfg_create(&vm->mem, e);
-	int rc = f && firmware_fw_cfg_setup(f, &machine, e) == 0 ? 0 : -1;
-	free(apic_ids);
-	return rc;
+	if (!(vm->firmware->fw_cfg = fw_cfg_create(&vm->mem, e)))
+		return -1;
+	return vm_firmware_fill_fw_cfg(vm, &s->model, vm->cfg.kernel_path ? &kernel : NULL, e);
 }
 
 static int hook_devices(void *opaque, struct error *e)
@@ -157,12 +142,8 @@ static int build(struct vm *vm, struct vm_sev *s,
 	if (read_files(vm, s, e) < 0 ||
 	    guest_mem_init_backed(&vm->mem, cfg->mem_size, &cfg->memory, e) < 0)
 		return -1;
-	/* OVMF's Q35 code puts the ECAM at 0xB0000000: RAM below 4 GiB must end there. */
-	if (guest_mem_low_end(&vm->mem) > LAYOUT_Q35_ECAM_START)
-		return error_set(e, "guests with more than %llu MiB of memory are not supported yet "
-				 "(RAM below 4 GiB would cover the Q35 ECAM at 0x%llx)",
-				 (unsigned long long)(LAYOUT_Q35_ECAM_START >> 20),
-				 (unsigned long long)LAYOUT_Q35_ECAM_START);
+	if (vm_firmware_check_memory(vm, e) < 0)
+		return -1;
 	vm->boot.mode = BOOT_FIRMWARE; /* vCPU 0 at the reset vector; the launch loads the rest */
 	sev_kvm_real_init(&s->real, vm->kvm_fd, -1);
 	struct sev_kvm_ops ops = ops_for(&s->real);
