@@ -81,8 +81,18 @@ nested_ember_binary() {
 
 # Runs a command in L1: nested_run [run-in-l1.sh options] -- COMMAND [ARG...]
 # Returns the command's status, or 125 when L1 failed.
+# L1 is a Linux under QEMU's TCG emulation of SVM, and that emulation occasionally takes L1's
+# own kernel down (e.g. "Fatal exception in interrupt" in L1 while a vCPU sat in KVM_RUN): that
+# says nothing about Ember, so an L1 failure (125) gets one fresh L1; the command's own status
+# is never retried.
 nested_run() {
-    "$NESTED_DIR/run-in-l1.sh" "$@"
+    local attempt rc
+    for attempt in 1 2; do
+        rc=0
+        "$NESTED_DIR/run-in-l1.sh" "$@" || rc=$?
+        [[ $rc -eq 125 && $attempt -eq 1 ]] || return "$rc"
+        echo "nested: L1 itself failed (status 125, its console is above); booting a fresh L1" >&2
+    done
 }
 
 # Guest kernel command line that runs shell command $1 in the default guest
