@@ -9,7 +9,7 @@
 # Options:
 #   --timeout SEC     give up after SEC seconds (default 600)
 #   --mem SIZE        L1 memory (QEMU -m syntax, default 4G)
-#   --smp N           L1 vCPUs (default 2)
+#   --smp N           L1 vCPUs (default 1: see "One L1 vCPU" in README.md)
 #   --cwd DIR         directory the command starts in (default: the current one)
 #   --env NAME=VALUE  set a variable for the command (repeatable); EMBER_* variables
 #                     of the caller are passed on automatically
@@ -26,12 +26,14 @@
 # Inside L1, EMBER_SCRATCH names the scratch directory: files written there are
 # on the host afterwards. Exit status: the command's, or 125 when L1 did not
 # boot, timed out, or the command did not report a status (the console log is
-# then printed).
+# then printed). EMBER_L1_QEMU names the QEMU that runs L1 (default:
+# qemu-system-x86_64 on PATH), e.g. a newer build to compare its SVM emulation.
 set -euo pipefail
 
 NESTED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$NESTED_DIR/../.." && pwd)
 HARNESS_FAILURE=125
+L1_QEMU=${EMBER_L1_QEMU:-qemu-system-x86_64}
 # shellcheck source=../../guest-images/debian/kernel-lib.sh
 source "$REPO_ROOT/guest-images/debian/kernel-lib.sh"
 
@@ -44,7 +46,7 @@ die() { say "error: $*"; exit "$HARNESS_FAILURE"; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit "$1"; }
 
 parse_args() {
-    TIMEOUT=600 MEM=4G SMP=2 CWD=$PWD MODULES="" SCRATCH="" KEEP=0 CONSOLE=0 BZIMAGE=0 QUIET=0
+    TIMEOUT=600 MEM=4G SMP=1 CWD=$PWD MODULES="" SCRATCH="" KEEP=0 CONSOLE=0 BZIMAGE=0 QUIET=0
     ENV_VARS=() SHARES=()
     while [[ $# -gt 0 ]]; do
         case "$1" in
@@ -130,7 +132,7 @@ kernel_cmdline() {
 }
 
 qemu_command() {
-    QEMU_ARGS=(qemu-system-x86_64 -accel tcg -cpu "$(cpu_model)" -smp "$SMP" -m "$MEM"
+    QEMU_ARGS=("$L1_QEMU" -accel tcg -cpu "$(cpu_model)" -smp "$SMP" -m "$MEM"
         -nodefaults -no-user-config -display none -no-reboot
         -serial "file:$SCRATCH/console.log"
         -kernel "$L1_KERNEL" -initrd "$L1_DIR/initramfs.cpio.gz" -append "$(kernel_cmdline)"
@@ -213,7 +215,7 @@ main() {
     parse_args "$@"
     # Duplicates of our stdout/stderr for the streamers (whose own stderr is discarded).
     exec {OUT_FD}>&1 {ERR_FD}>&2
-    command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+    command -v "$L1_QEMU" >/dev/null || die "$L1_QEMU not found (apt-get install qemu-system-x86)"
     prepare_l1_image
     make_scratch
     trap cleanup EXIT
