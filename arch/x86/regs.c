@@ -389,4 +389,10 @@ void regs_dump(int vcpu_fd, FILE *out)
 	fprintf(out, "  gdt base=%016llx limit=%04x  idt base=%016llx limit=%04x\n",
 		(unsigned long long)sr.gdt.base, sr.gdt.limit, (unsigned long long)sr.idt.base,
 		sr.idt.limit);
+	/* AMD: the VMCB is undefined after a shutdown intercept, so KVM puts the vCPU through
+	 * INIT before returning KVM_EXIT_SHUTDOWN; what is left is the power-on state. */
+	if (r.rip == 0xfff0 && sr.cs.selector == 0xf000 && sr.cs.base == 0xffff0000 &&
+	    !(sr.cr0 & 1))
+		fprintf(out, "  (the power-on state: on AMD, KVM resets a vCPU that shut down, so these "
+			     "are not the registers at the fault)\n");
 }
