@@ -127,3 +127,17 @@ int gsi_routes_irqfd(struct gsi_routes *r, int fd, uint32_t gsi, bool assign, st
 		return error_errno(e, "KVM_IRQFD %s (GSI %u)", assign ? "assign" : "deassign", gsi);
 	return 0;
 }
+
+int gsi_routes_send_msi(struct gsi_routes *r, uint32_t address_lo, uint32_t address_hi,
+			uint32_t data, struct error *e)
+{
+	__atomic_fetch_add(&r->messages_sent, 1, __ATOMIC_RELAXED);
+	if (r->vm_fd < 0)
+		return 0;
+	struct kvm_msi msi = { .address_lo = address_lo, .address_hi = address_hi, .data = data };
+	/* > 0 delivered, 0 blocked by the guest's APIC state (a guest choice, not an error). */
+	if (ioctl(r->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		return error_errno(e, "KVM_SIGNAL_MSI 0x%x:0x%x data 0x%x", address_hi, address_lo,
+				   data);
+	return 0;
+}

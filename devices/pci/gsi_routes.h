@@ -29,6 +29,7 @@ struct gsi_routes {
 	uint32_t nmsi;                  /* GSIs handed out: 24 .. 24+nmsi-1 */
 	struct gsi_msi_route msi[GSI_ROUTES_MAX_MSI];
 	uint64_t commits;               /* tables sent to KVM (or that would have been) */
+	uint64_t messages_sent;         /* gsi_routes_send_msi calls (made or, vm_fd -1, not) */
 };
 
 void gsi_routes_init(struct gsi_routes *r, int vm_fd);
@@ -44,8 +45,12 @@ int gsi_routes_set_msi(struct gsi_routes *r, uint32_t gsi, uint32_t address_lo,
 /* Drops the route of `gsi` (commits when it had one). */
 int gsi_routes_clear(struct gsi_routes *r, uint32_t gsi, struct error *e);
 
-/* KVM_IRQFD: binds (assign) or unbinds eventfd `fd` and `gsi`. Binding delivers at once if fd
- * was signalled while unbound, which is how a masked MSI-X vector's pending message arrives. */
+/* KVM_IRQFD: binds (assign) or unbinds eventfd `fd` and `gsi`. A signal already in fd when it is
+ * bound is delivered too, but later, from a kernel worker (see pci_msix.c's vector_apply). */
 int gsi_routes_irqfd(struct gsi_routes *r, int fd, uint32_t gsi, bool assign, struct error *e);
+
+/* KVM_SIGNAL_MSI: delivers one MSI message now, in the calling thread. */
+int gsi_routes_send_msi(struct gsi_routes *r, uint32_t address_lo, uint32_t address_hi,
+			uint32_t data, struct error *e);
 
 #endif

@@ -47,6 +47,13 @@ static bool message_valid(const struct pci_msix_vector *v)
 	return (v->address_lo & MSI_ADDRESS_MASK) == (uint32_t)LAYOUT_LAPIC;
 }
 
+/* Empties eventfd `fd` (non-blocking); true when it held a signal. */
+static bool take_signal(int fd)
+{
+	uint64_t count = 0;
+	return read(fd, &count, sizeof(count)) == (ssize_t)sizeof(count) && count > 0;
+}
+
 /* Brings vector i's binding in line with the table and message control. MSI-X lock held. */
 static void vector_apply(struct pci_device *dev, unsigned i)
 {
@@ -62,11 +69,19 @@ static void vector_apply(struct pci_device *dev, unsigned i)
 		deliver = false;
 	}
 	if (deliver && !v->bound) {
+		/* A message raised while the vector could not deliver waits in the eventfd.
+		 * KVM_IRQFD would inject it from a kernel worker some time after binding, when
+		 * the host's scheduler gets to it; taking it out first and sending it here makes
+		 * it arrive as the unmask completes, as on hardware. */
+		bool held = take_signal(v->fd);
 		if (gsi_routes_irqfd(routes, v->fd, v->gsi, true, &e) < 0) {
 			report(dev, &e);
 			deliver = false;
 		} else {
 			v->bound = true;
+			if (held && gsi_routes_send_msi(routes, v->address_lo, v->address_hi, v->data,
+							&e) < 0)
+				report(dev, &e);
 		}
 	}
 	if (!deliver && v->bound) {
