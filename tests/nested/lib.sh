@@ -95,6 +95,20 @@ nested_run() {
     done
 }
 
+# Runs `timeout SEC ember ARG...` with stdin closed and stdout and stderr in file LOG:
+# nested_ember_logged LOG SEC ARG... Returns 0 when ember exited 0; otherwise 1, with the reason
+# ("ember timed out", "ember exited with status N", "no ember binary") in NESTED_WHY.
+nested_ember_logged() {
+    local log=$1 seconds=$2 ember rc=0
+    shift 2
+    NESTED_WHY="no ember binary"
+    ember=$(nested_ember_binary) || return 1
+    timeout "$seconds" "$ember" "$@" </dev/null >"$log" 2>&1 || rc=$?
+    NESTED_WHY=
+    [[ $rc -ne 124 ]] || { NESTED_WHY="ember timed out"; return 1; }
+    [[ $rc -eq 0 ]] || { NESTED_WHY="ember exited with status $rc"; return 1; }
+}
+
 # Guest kernel command line that runs shell command $1 in the default guest
 # (base64-encoded, so any text works); later arguments are added before it.
 nested_guest_cmdline() {

@@ -50,8 +50,7 @@ guest_command() {
 
 run_in_l1() {
     [[ -c /dev/kvm ]] || fail "no /dev/kvm in L1"
-    local ember dir kernel start end rc ready nproc status
-    ember=$(nested_ember_binary) || fail "no ember binary"
+    local dir kernel start end ready nproc status
     dir=$(nested_guest_dir "$FLAVOUR") || fail "no $FLAVOUR guest image"
     case "$KERNEL" in
         bzimage) kernel="$dir/vmlinuz" ;;
@@ -62,15 +61,10 @@ run_in_l1() {
     LOG=$(mktemp)
     trap 'rm -f "$LOG"' EXIT
     start=$(nested_now)
-    set +e
-    timeout 300 "$ember" run --kernel "$kernel" --initrd "$dir/initramfs.cpio.gz" \
+    nested_ember_logged "$LOG" 300 run --kernel "$kernel" --initrd "$dir/initramfs.cpio.gz" \
         --cpus "$CPUS" --memory "$MEMORY" \
-        --cmdline "$(nested_guest_cmdline "$(guest_command)" reboot=k)" </dev/null >"$LOG" 2>&1
-    rc=$?
-    set -e
+        --cmdline "$(nested_guest_cmdline "$(guest_command)" reboot=k)" || fail "$NESTED_WHY"
     end=$(nested_now)
-    [[ $rc -ne 124 ]] || fail "ember timed out"
-    [[ $rc -eq 0 ]] || fail "ember exited with status $rc"
     ready=$(nested_guest_ready_uptime "$LOG") || fail "no EMBER-GUEST-READY line"
     nproc=$(sed -n 's/^EMBER-NPROC \([0-9]*\).*/\1/p' "$LOG")
     [[ "$nproc" == "$CPUS" ]] || fail "guest saw '${nproc}' online CPUs, expected $CPUS"

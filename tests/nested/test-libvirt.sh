@@ -97,8 +97,7 @@ EOF
 
 run_in_l1() {
     [[ -c /dev/kvm ]] || fail "no /dev/kvm in L1"
-    local ember dir kernel rc start end ready nproc memkb disk
-    ember=$(nested_ember_binary) || fail "no ember binary"
+    local dir kernel start end ready nproc memkb disk
     dir=$(nested_guest_dir cloud) || fail "no guest image"
     kernel=$(nested_guest_kernel_of_kind "$KERNEL" "$dir") ||
         fail "--kernel must be bzimage or pvh"
@@ -117,14 +116,9 @@ run_in_l1() {
     grep -q "Domain 'debian-under-ember' defined" "$LOG" || fail "virsh did not define it"
     LOG="$work/ember.log"
     start=$(nested_now)
-    set +e
-    timeout 300 "$ember" libvirt run --connect test:///default --define "$work/domain.xml" \
-        --domain debian-under-ember </dev/null >"$LOG" 2>&1
-    rc=$?
-    set -e
+    nested_ember_logged "$LOG" 300 libvirt run --connect test:///default \
+        --define "$work/domain.xml" --domain debian-under-ember || fail "$NESTED_WHY"
     end=$(nested_now)
-    [[ $rc -ne 124 ]] || fail "ember timed out"
-    [[ $rc -eq 0 ]] || fail "ember exited with status $rc"
     ! grep -q 'warning' "$LOG" || fail "ember warned about the domain"
     ready=$(nested_guest_ready_uptime "$LOG") || fail "no EMBER-GUEST-READY line"
     nproc=$(sed -n 's/^EMBER-NPROC \([0-9]*\).*/\1/p' "$LOG")

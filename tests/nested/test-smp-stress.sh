@@ -60,21 +60,15 @@ check_log() {
 
 run_in_l1() {
     [[ -c /dev/kvm ]] || fail "no /dev/kvm in L1"
-    local ember dir start end rc status
-    ember=$(nested_ember_binary) || fail "no ember binary"
+    local dir start end status
     dir=$(nested_guest_dir cloud) || fail "no guest image"
     LOG=$(mktemp)
     trap 'rm -f "$LOG"' EXIT
     start=$(nested_now)
-    set +e
-    timeout -k 10 $((LOAD_SECONDS * 10 + 300)) "$ember" run --kernel "$dir/vmlinuz" \
+    nested_ember_logged "$LOG" $((LOAD_SECONDS * 10 + 300)) run --kernel "$dir/vmlinuz" \
         --initrd "$dir/initramfs.cpio.gz" --cpus "$CPUS" --memory 512M \
-        --cmdline "$(nested_guest_cmdline "$(guest_command)")" </dev/null >"$LOG" 2>&1
-    rc=$?
-    set -e
+        --cmdline "$(nested_guest_cmdline "$(guest_command)")" || fail "$NESTED_WHY"
     end=$(nested_now)
-    [[ $rc -ne 124 ]] || fail "ember timed out"
-    [[ $rc -eq 0 ]] || fail "ember exited with status $rc"
     status=$(nested_guest_exit_status "$LOG") || fail "the guest never finished its command"
     [[ "$status" == 0 ]] || fail "the guest's command ended with status $status"
     check_log "$LOG"

@@ -81,23 +81,17 @@ check_cpu() { # check_cpu INDEX PACKAGE CORE SIBLINGS CORE_CPUS L3
 
 run_in_l1() {
     [[ -c /dev/kvm ]] || fail "no /dev/kvm in L1"
-    local ember dir start end rc lines
-    ember=$(nested_ember_binary) || fail "no ember binary"
+    local dir start end lines
     dir=$(nested_guest_dir cloud) || fail "no guest image"
     LOG=$(mktemp)
     trap 'rm -f "$LOG" "$LOG.cpus"' EXIT
     local extra=()
     [[ -n "$TEMPLATE" ]] && extra+=(--cpu-template "$TEMPLATE")
     start=$(nested_now)
-    set +e
-    timeout 600 "$ember" run --kernel "$dir/vmlinuz" --initrd "$dir/initramfs.cpio.gz" \
-        --cpus "$CPUS" --topology "$SPEC" --memory 512M "${extra[@]}" \
-        --cmdline "$(nested_guest_cmdline "$(guest_command)")" </dev/null >"$LOG" 2>&1
-    rc=$?
-    set -e
+    nested_ember_logged "$LOG" 600 run --kernel "$dir/vmlinuz" \
+        --initrd "$dir/initramfs.cpio.gz" --cpus "$CPUS" --topology "$SPEC" --memory 512M \
+        "${extra[@]}" --cmdline "$(nested_guest_cmdline "$(guest_command)")" || fail "$NESTED_WHY"
     end=$(nested_now)
-    [[ $rc -ne 124 ]] || fail "ember timed out"
-    [[ $rc -eq 0 ]] || fail "ember exited with status $rc"
     lines=$(grep -c '^EMBER-TOPO ' "$LOG" || true)
     [[ "$lines" == "$CPUS" ]] || fail "guest listed $lines CPUs, expected $CPUS"
     # (a file, not process substitution: L1's chroot has no /dev/fd)
